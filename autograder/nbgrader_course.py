@@ -47,6 +47,8 @@ class NbgraderCourse:
         env = dict(os.environ)
         # nbgrader imports this config file, which imports `autograder`
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+        # nbgrader runs the `alembic` script of its own environment for the gradebook
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         env.setdefault("KERAS_BACKEND", "torch")
         proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=self.root, env=env,
                               capture_output=True, text=True)
