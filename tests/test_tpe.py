@@ -46,13 +46,14 @@ MIXED = SearchSpace([
 
 # -- the split ---------------------------------------------------------------------------
 @pytest.mark.parametrize("n", [1, 2, 9, 10, 11, 37, 100, 251, 400])
-@pytest.mark.parametrize("gamma", [None, 0.1, 0.25, 0.5, 1.0, lambda n: int(math.sqrt(n)), lambda n: 0])
+@pytest.mark.parametrize("gamma", [None, 0.07, 0.1, 0.25, 0.5, 1.0,
+                                   lambda n: int(math.sqrt(n)), lambda n: 0])
 def test_split_sizes_and_order(n, gamma):
     rng = np.random.default_rng(n)
     values = rng.integers(0, 5, n).astype(float)  # many ties
     good, bad = split_good_bad(values, gamma)
     if gamma is None:
-        expected = min(math.ceil(0.1 * n), 25)
+        expected = min((n + 9) // 10, 25)
     elif callable(gamma):
         expected = min(max(gamma(n), 1), n)
     else:
@@ -73,7 +74,7 @@ def test_split_ties_go_to_the_earlier_trial():
 
 
 def test_default_gamma_is_capped():
-    assert [default_gamma(n) for n in (1, 10, 11, 250, 1000)] == [1, 1, 2, 25, 25]
+    assert [default_gamma(n) for n in (1, 10, 11, 30, 250, 1000)] == [1, 1, 2, 3, 25, 25]
     assert good_count(0) == 0
 
 
@@ -229,7 +230,8 @@ def test_beats_random_search_on_branin():
 def test_random_conditional_and_mixed_spaces_run(seed, multivariate):
     space = random_space(seed, conditional=seed % 2 == 0)
     f = random_objective(space, seed)
-    history = minimize(f, space, TPESampler(seed=seed, n_startup_trials=3, multivariate=multivariate), 15)
+    sampler = TPESampler(seed=seed, n_startup_trials=3, multivariate=multivariate)
+    history = minimize(f, space, sampler, 15)
     assert len(history) == 15
     for params in history["params"]:
         space.validate(params)

@@ -30,8 +30,12 @@ S. Ament, S. Daulton, D. Eriksson, M. Balandat and E. Bakshy, "Unexpected improv
 to expected improvement for Bayesian optimization", NeurIPS (2023): optimise log EI,
 computed without underflow.
 
+M. Balandat et al., "BoTorch: a framework for efficient Monte-Carlo Bayesian
+optimization", NeurIPS (2020): the Gamma(3, 6) lengthscale prior and the Boltzmann
+choice of the starting points of the acquisition's local optimisation.
+
 C. Hvarfner, E. O. Hellsten and L. Nardi, "Vanilla Bayesian optimization performs
-great in high dimensions", ICML (2024): the dimension-scaled log-normal lengthscale prior.
+great in high dimensions", ICML (2024): the alternative lengthscale prior we tried.
 
 J. Snoek, H. Larochelle and R. P. Adams, "Practical Bayesian optimization of machine
 learning algorithms", NeurIPS (2012): Matern 5/2 ARD kernel for hyperparameter search.
@@ -147,34 +151,31 @@ def _cholesky(K: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 # 2. Hyperparameters: maximise the log marginal likelihood
 # ---------------------------------------------------------------------------------------
-def _lengthscale_prior_mean(d: int) -> float:
-    # Hvarfner et al. (2024): log l ~ N(sqrt(2) + log(d) / 2, 3); lengthscales grow like
-    # sqrt(d) so that a random pair of points stays about as correlated in any dimension.
-    return math.sqrt(2.0) + 0.5 * math.log(d)
+# Priors (all on the log-hyperparameters, which L-BFGS-B optimises):
+#   lengthscale l ~ Gamma(3, 6), the long-time BoTorch default for inputs in [0, 1]^d
+#     (mean 0.5, mode 1/3); it keeps l in about [0.05, 2]. A lengthscale beyond ~2 makes a
+#     coordinate look irrelevant, and with few trials that is usually a wrong and sticky
+#     conclusion: on Hartmann-6 the dimension-scaled prior of Hvarfner et al. (2024) let
+#     the fit switch off dimensions after 10 trials and the search then stalled.
+#   signal variance log s2 ~ N(0, 1): the outputs are standardised, so s2 is near 1.
+#   noise variance log sn2 ~ N(log 1e-4, 3^2): hyperparameter searches are often (almost)
+#     deterministic, but the noise must stay free to absorb what the kernel cannot fit.
+_LENGTHSCALE_GAMMA = (3.0, 6.0)
+_LOG_VAR_PRIOR_MEAN = np.array([0.0, math.log(1e-4)])
+_LOG_VAR_PRIOR_SD = np.array([1.0, 3.0])
 
 
-PRIOR = "gamma"
-START_RULE = "roulette"
-
-
-def _log_prior(theta: np.ndarray, d: int) -> tuple[float, np.ndarray]:
-    """Weak priors on the log-hyperparameters: log density (up to a constant) and gradient."""
-    lp = np.zeros_like(theta); g = np.zeros_like(theta)
-    t = theta[:-2]
-    if PRIOR == "optuna":
-        isl = np.exp(-2 * t)
-        value = -np.sum(0.1 / isl + 0.1 * isl); grad_l = -(0.1 / isl * 2 - 0.1 * isl * 2)
-    elif PRIOR == "gamma":
-        # l ~ Gamma(3, 6): density of log l is l^3 exp(-6 l)
-        l = np.exp(t)
-        value = np.sum(3.0 * t - 6.0 * l); grad_l = 3.0 - 6.0 * l
-    else:
-        mu = _lengthscale_prior_mean(d)
-        value = -0.5 * np.sum((t - mu) ** 2 / 3.0); grad_l = -(t - mu) / 3.0
-    z = theta[-2:] - np.array([0.0, math.log(1e-4)])
-    v = np.array([1.0, 9.0])
-    value += -0.5 * np.sum(z * z / v)
-    return float(value), np.concatenate([grad_l, -z / v])
+def _log_prior(theta: np.ndarray) -> tuple[float, np.ndarray]:
+    """Log prior density of ``theta`` (up to a constant) and its gradient."""
+    shape, rate = _LENGTHSCALE_GAMMA
+    log_l = theta[:-2]
+    l = np.exp(log_l)
+    # the density of log l for l ~ Gamma(a, b) is prop. to l^a exp(-b l) (Jacobian l included)
+    value = np.sum(shape * log_l - rate * l)
+    grad_l = shape - rate * l
+    z = (theta[-2:] - _LOG_VAR_PRIOR_MEAN) / _LOG_VAR_PRIOR_SD
+    value -= 0.5 * np.sum(z * z)
+    return float(value), np.concatenate([grad_l, -z / _LOG_VAR_PRIOR_SD])
 
 
 def _unpack(theta: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -267,7 +268,7 @@ def fit_hyperparameters(X: np.ndarray, y: np.ndarray, categorical: np.ndarray | 
     rng : numpy.random.Generator, optional
         Source of the restarts.
     use_prior : bool
-        Add the weak log-normal priors of :func:`_log_prior` (a MAP estimate) or not
+        Add the weak priors described above :func:`_log_prior` (a MAP estimate) or not
         (maximum likelihood type II).
 
     Returns
@@ -291,7 +292,7 @@ def fit_hyperparameters(X: np.ndarray, y: np.ndarray, categorical: np.ndarray | 
         except np.linalg.LinAlgError:
             return 1e10, np.zeros_like(theta)
         if use_prior:
-            prior, prior_grad = _log_prior(theta, d)
+            prior, prior_grad = _log_prior(theta)
             value, grad = value + prior, grad + prior_grad
         return -value, -grad
 
@@ -304,8 +305,9 @@ def fit_hyperparameters(X: np.ndarray, y: np.ndarray, categorical: np.ndarray | 
     if n_restarts:
         rng = np.random.default_rng() if rng is None else rng
         for _ in range(n_restarts):
-            draw = np.concatenate([rng.normal(_lengthscale_prior_mean(d), math.sqrt(3.0), d),
-                                   rng.normal([0.0, math.log(1e-4)], [1.0, 3.0])])
+            shape, rate = _LENGTHSCALE_GAMMA
+            draw = np.concatenate([np.log(rng.gamma(shape, 1.0 / rate, d)),
+                                   rng.normal(_LOG_VAR_PRIOR_MEAN, _LOG_VAR_PRIOR_SD)])
             starts.append(np.clip(draw, lower, upper))
 
     best_theta, best_value = starts[0], math.inf
@@ -637,6 +639,24 @@ class _Encoding:
         U[:, cat] = (np.maximum(Z[:, cat], 0.0) + 0.5) / self.n_choices[cat]
         return np.clip(U, 0.0, 1.0)
 
+    def categorical_neighbours(self, z: np.ndarray) -> np.ndarray:
+        """Encodings of ``z`` with one categorical parameter set to another choice.
+
+        Children that the change activates start at the centre of their range.
+        """
+        rows = []
+        for j in np.flatnonzero(self.categorical):
+            if z[j] == self.INACTIVE_CATEGORICAL:
+                continue
+            for c in range(self.n_choices[j]):
+                if c != z[j]:
+                    row = z.copy()
+                    row[j] = c
+                    rows.append(row)
+        if not rows:
+            return np.empty((0, len(z)))
+        return self.from_unit(self.to_unit(np.array(rows)))
+
     def config(self, z: np.ndarray) -> dict[str, Any]:
         return self.space.from_unit(self.to_unit(z[None, :])[0])
 
@@ -731,10 +751,15 @@ class GPSampler(Sampler):
         return self._utility(mean, var, best)[0]
 
     def _pick_starts(self, scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The best candidate, plus ``n_local_search - 1`` drawn with probability prop. to
+        ``exp(score)`` (for log EI: prop. to EI), without replacement.
+
+        Starting every local search next to the incumbent would refine one basin only;
+        Boltzmann sampling spreads the starts over all promising regions (BoTorch's
+        initialisation heuristic, Balandat et al. 2020).
+        """
         best = int(np.argmax(scores))
-        if START_RULE == "top":
-            return np.argsort(-scores)[: self.n_local_search]
-        weights = np.exp(scores - scores[best]) if self.acquisition != "lcb" else np.exp(scores - scores[best])
+        weights = np.exp(scores - scores[best])
         weights[best] = 0.0
         n_more = min(self.n_local_search - 1, int(np.count_nonzero(weights > 0)))
         if n_more <= 0:
@@ -808,4 +833,9 @@ class GPSampler(Sampler):
             Z_opt = encoding.from_unit(encoding.to_unit(Z_opt))      # snap Ints
             Z = np.vstack([Z, Z_opt])
             scores = np.concatenate([scores, self._score(gp, Z_opt, best)])
+        if encoding.categorical.any():
+            # gradients cannot change a choice: try every single-choice change of the winner
+            neighbours = encoding.categorical_neighbours(Z[int(np.argmax(scores))])
+            Z = np.vstack([Z, neighbours])
+            scores = np.concatenate([scores, self._score(gp, neighbours, best)])
         return encoding.config(Z[int(np.argmax(scores))])

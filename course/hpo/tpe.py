@@ -84,13 +84,13 @@ _TINY = 1e-300  # floor for probabilities before a log; the prior kernel keeps m
 # 1. Splitting the history into good and bad
 # ---------------------------------------------------------------------------------------
 def default_gamma(n: int) -> int:
-    """Number of good observations out of ``n``: ``min(ceil(0.1 * n), 25)``.
+    """Number of good observations out of ``n``: ``min(ceil(n / 10), 25)``.
 
     The "linear" split with a cap, Optuna's default and Watanabe (2023, section 3.1)
     with beta = 0.1: the good group grows with ``n`` so ``l`` keeps learning, but
     never beyond 25 so it stays focused on the very best region.
     """
-    return min(math.ceil(0.1 * n), 25)
+    return min(-(-n // 10), 25)
 
 
 def good_count(n: int, gamma: Gamma = None) -> int:
@@ -125,7 +125,7 @@ def good_count(n: int, gamma: Gamma = None) -> int:
         if isinstance(k, bool) or not isinstance(k, Integral):
             raise ValueError(f"gamma(n) must return an int, got {k!r} for n={n}")
     else:
-        # the small tolerance keeps e.g. 0.1 * 30 = 3.0000000000000004 from rounding up to 4
+        # the small tolerance keeps e.g. 0.07 * 100 = 7.000000000000001 from rounding up to 8
         k = math.ceil(gamma * n - 1e-9)
     return int(min(max(k, 1), n))
 
@@ -270,7 +270,7 @@ def scott_bandwidths(points: np.ndarray, n_dims: int = 1) -> np.ndarray:
 
 
 def _log_normaliser(mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """log of the Gaussian mass on [0, 1]; ``mu`` in [0, 1] keeps it >= log(1/2 * ...) safe."""
+    """Log of the Gaussian's mass on [0, 1]; with ``mu`` in [0, 1] it is at least about log(1/2)."""
     return np.log(ndtr((1.0 - mu) / sigma) - ndtr(-mu / sigma))
 
 
@@ -399,11 +399,11 @@ class ParzenEstimator:
         # kernel weights: a shared vector (multivariate) or one per dimension (univariate),
         # the prior last; inactive observations drop out of a univariate mixture
         w = np.append(weights, prior_weight)
-        if multivariate:
-            self.log_w = np.log(w / w.sum())
-        else:
-            w_d = w[None, :] * self.active.T              # (d, n + 1)
-            with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore"):  # a zero weight is a kernel with log-weight -inf
+            if multivariate:
+                self.log_w = np.log(w / w.sum())
+            else:
+                w_d = w[None, :] * self.active.T          # (d, n + 1)
                 self.log_w = np.log(w_d / w_d.sum(axis=1, keepdims=True))
 
         n_numeric = sum(not isinstance(p, Categorical) for p in self.params)
@@ -534,7 +534,8 @@ class TPESampler(Sampler):
         (``min(ceil(0.1 n), 25)``), a float in (0, 1] for ``ceil(gamma * n)``, or a
         callable ``n -> n_good``. See :func:`good_count`.
     n_startup_trials : int
-        Random configurations (from the prior) before the model takes over.
+        Random configurations (from the prior) before the model takes over; 0 is
+        allowed, the very first proposal then still comes from the prior.
     n_ei_candidates : int
         Candidates drawn from ``l(x)`` per proposal; more means greedier.
     multivariate : bool
