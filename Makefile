@@ -41,7 +41,7 @@ grade: env
 	$(BIN)/python -m autograder grade "$(SUBMISSIONS)" $(if $(OUT),--out "$(OUT)")
 
 benchmark: env
-	$(BIN)/python -m benchmarks.samplers $(if $(QUICK),--quick)
+	$(BIN)/python -m benchmarks.samplers $(if $(QUICK),--quick) $(BENCHMARK_ARGS)
 
 lock:
 	rm -rf .lock-venv

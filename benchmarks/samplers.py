@@ -34,7 +34,6 @@ import argparse
 import importlib
 import inspect
 import json
-import math
 import os
 import sys
 import time
@@ -219,7 +218,7 @@ def run_one(task: tuple[str, str, int, int]) -> dict[str, Any]:
             "trial": int(row.trial), "value": float(row.value), "best_value": float(best[i]),
             "regret": float(objective.regret(best[i])),
             "objective_s": float(row.time), "sampler_s": float(sampler.seconds[i]),
-            "params": json.dumps(row.params, sort_keys=True),
+            "params": json.dumps(row.params, sort_keys=True, default=str),
         })
     result["seconds"] = time.perf_counter() - start
     return result
@@ -261,10 +260,17 @@ def run_all(tasks: list[tuple[str, str, int, int]], workers: int,
 
     # spawn, not fork: a forked child of a process that already ran torch/OpenMP can hang
     context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, initializer=_limit_threads) as pool:
+    pool = context.Pool(workers, initializer=_limit_threads)
+    try:
         for result in pool.imap_unordered(run_one, tasks):
             results.append(result)
             report(result)
+        pool.close()  # let the workers exit cleanly (terminate() leaks their semaphores)
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
     return results
 
 
@@ -300,7 +306,7 @@ def _fmt(x: float) -> str:
 
 
 def summarise(data: pd.DataFrame, failures: list[dict[str, Any]], samplers: list[str],
-              objectives: list[str], n_seeds: int, n_trials: int) -> pd.DataFrame:
+              objectives: list[str], n_trials: int) -> pd.DataFrame:
     """One row per (objective, sampler): the figures of the markdown table."""
     marks = checkpoints(n_trials)
     failed = pd.Series([(f["objective"], f["sampler"]) for f in failures], dtype=object).value_counts()
@@ -352,7 +358,7 @@ def markdown_table(summary: pd.DataFrame, n_seeds: int, n_trials: int,
                 lines.append("| " + " | ".join([label, runs] + ["n/a"] * (len(header) - 2)) + " |")
                 continue
             if record["sampler"] == "grid" and record["trials_run"] < n_trials:
-                label += f" ({record['trials_run']} pts)"
+                label += f" ({record['trials_run']} points)"
             cells = [label, runs,
                      f"{_fmt(record['final_median'])} [{_fmt(record['final_q25'])}, {_fmt(record['final_q75'])}]"]
             cells += [_fmt(record[f"at_{t}"]) for t in marks]
@@ -489,7 +495,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         pd.DataFrame(failures).to_csv(args.out / "failures.csv", index=False)
     elif (args.out / "failures.csv").exists():
         (args.out / "failures.csv").unlink()  # from an earlier run
-    summary = summarise(data, failures, samplers, args.objectives, args.seeds, args.trials)
+    summary = summarise(data, failures, samplers, args.objectives, args.trials)
     wall = time.perf_counter() - start
     notes = notes + [f"{f['sampler']} on {f['objective']} (seed {f['seed']}) failed: {f['message'][:300]}"
                      for f in failures]

@@ -179,8 +179,6 @@ class OptunaSampler(Sampler):
             raise ValueError(f"kind must be one of {list(OPTUNA_KINDS)}, got {kind!r}")
         self.kind = kind
         self.seed = _check_seed(seed)
-        if "seed" in options:
-            raise ValueError("pass the seed as OptunaSampler(seed=...), not among the options")
         if kind in ("gp", "cmaes"):
             options.setdefault("warn_independent_sampling", False)
         try:

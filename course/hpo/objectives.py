@@ -170,10 +170,13 @@ def hartmann6() -> Objective:
 # A real tuning task: an SVM on digits
 # ======================================================================================
 
-#: Best value found by :func:`estimate_optimum` (1 - mean 3-fold CV accuracy).
-SVM_DIGITS_OPTIMUM = float("nan")  # filled in below, see estimate_optimum()
-#: A configuration attaining :data:`SVM_DIGITS_OPTIMUM`.
-SVM_DIGITS_ARGMIN: dict[str, Any] = {}
+#: Best value found by :func:`estimate_optimum` (1 - mean 3-fold CV accuracy, i.e. about
+#: 96.25 % accuracy). Found by the 61 x 61 grid already; 4000 random configurations and
+#: 1500 local ones around the 10 best did not improve on it (9282 evaluations, 4.8 min).
+SVM_DIGITS_OPTIMUM = 0.037519171061983325
+#: A configuration attaining :data:`SVM_DIGITS_OPTIMUM` (a grid point: C = 10^1.2, gamma = 10^-2.7).
+SVM_DIGITS_ARGMIN: dict[str, Any] = {"kernel": "rbf", "C": 15.848931924611142,
+                                     "gamma": 0.0019952623149688807}
 
 _SVM_N_SAMPLES = 400
 _SVM_N_FOLDS = 3
