@@ -28,7 +28,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $@
 
 lab: env
-	$(BIN)/jupyter lab --notebook-dir=. $(LAB_ARGS)
+	$(BIN)/jupyter lab --notebook-dir=. $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 test: env
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -3,13 +3,14 @@ implementation with the reference on many inputs (pytest and the labs' hidden te
 
 from __future__ import annotations
 
+import types
 from typing import Any, Callable
 
 import numpy as np
 
 from .hpo.space import Categorical, Float, Int, Parameter, SearchSpace
 
-__all__ = ["random_space", "random_objective"]
+__all__ = ["random_space", "random_objective", "references_used"]
 
 
 def random_space(seed: int, *, n_params: int | None = None, conditional: bool = False) -> SearchSpace:
@@ -60,3 +61,55 @@ def random_objective(space: SearchSpace, seed: int) -> Callable[[dict[str, Any]]
         return float(np.sum(weight[active] * (u[active] - centre[active]) ** 2))
 
     return objective
+
+
+def references_used(func: Callable, *references: Any) -> list[str]:
+    """Names through which ``func`` can reach any of ``references``.
+
+    A graded exercise asks the learner to write an algorithm that ``course`` already
+    implements; a hidden test uses this to refuse an answer that merely calls the
+    reference. It reads the code objects of ``func``, of functions nested in it, and
+    of the plain functions of the same module that it calls (so a helper cannot hide
+    the call), and reports every global name that is, or is named like, a reference.
+
+    Parameters
+    ----------
+    func : callable
+        The learner's function.
+    *references : objects
+        The reference functions or classes the answer must not use.
+
+    Returns
+    -------
+    list of str
+        Sorted offending names; empty when the answer stands on its own.
+    """
+    if not isinstance(func, types.FunctionType):
+        raise ValueError(f"expected a Python function, got {type(func).__name__}")
+    forbidden_ids = {id(ref) for ref in references}
+    forbidden_names = {getattr(ref, "__name__", None) for ref in references} - {None}
+    found: set[str] = set()
+    seen: set[int] = set()
+
+    def visit(code: types.CodeType, namespace: dict[str, Any]) -> None:
+        if id(code) in seen:
+            return
+        seen.add(id(code))
+        for name in code.co_names:
+            target = namespace.get(name)
+            if name in forbidden_names or (target is not None and id(target) in forbidden_ids):
+                found.add(name)
+            elif isinstance(target, types.FunctionType) and target.__module__ == func.__module__:
+                visit(target.__code__, target.__globals__)
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                visit(const, namespace)
+
+    visit(func.__code__, func.__globals__)
+    for cell in func.__closure__ or ():
+        try:
+            if id(cell.cell_contents) in forbidden_ids:
+                found.add(getattr(cell.cell_contents, "__name__", repr(cell.cell_contents)))
+        except ValueError:  # an empty cell
+            pass
+    return sorted(found)

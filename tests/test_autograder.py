@@ -66,13 +66,18 @@ def read_grades(path: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
-    """A class of seven: perfect, untouched, half right, raising, zipped, empty, corrupt."""
+    """A class of eight: perfect, untouched, half right, raising, zipped, empty, corrupt,
+    and one that calls the course's reference instead of writing the exercise."""
     root = tmp_path_factory.mktemp("submissions")
     good = reference_answers()
     wrong_random = dict(good, random_search_solution=good["random_search_solution"].replace(
         "default_rng(seed)", "default_rng(seed + 1)"))
     raising_grid = dict(good, grid_search_solution=(
         "def grid_search(objective, space, points_per_dim):\n    return 1 / 0"))
+    calls_reference = dict(good, grid_search_solution=(
+        "from course.hpo import grid_configurations\n\n"
+        "def grid_search(objective, space, points_per_dim):\n"
+        "    return [(c, objective(c)) for c in grid_configurations(space, points_per_dim)]"))
     write(root / "alice" / LAB.name, learner_notebook(good))
     write(root / "bob" / LAB, learner_notebook({}))
     write(root / "carol" / LAB.name, learner_notebook(wrong_random))
@@ -82,6 +87,7 @@ def batch(tmp_path_factory):
         zf.writestr("../evil.ipynb", "{}")          # must not escape the extraction folder
     (root / "frank").mkdir()
     write(root / "gina" / LAB.name, "{ this is not a notebook")
+    write(root / "hank" / LAB.name, learner_notebook(calls_reference))
     before = tree_digest(root), tree_digest(REPO / "solutions"), tree_digest(REPO / "notebooks")
     out = tmp_path_factory.mktemp("out") / "grades"
     rows = grade(root, out)
@@ -100,7 +106,7 @@ def score_of(batch, student):
 def test_every_student_appears_once_in_the_table(batch):
     table = read_grades(batch["out"] / "grades.csv")
     assert list(table[0]) == ["student", "notebook", "score", "max_score", "status"]
-    assert [r["student"] for r in table] == ["alice", "bob", "carol", "dave", "erin", "frank", "gina"]
+    assert [r["student"] for r in table] == ["alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank"]
     assert {r["notebook"] for r in table} == {NOTEBOOK}
     assert {r["max_score"] for r in table} == {str(MAX)}
 
@@ -122,6 +128,11 @@ def test_a_half_correct_notebook_gets_partial_marks(batch):
 
 def test_a_raising_exercise_loses_only_its_own_cells(batch):
     row = score_of(batch, "dave")    # grid_search raises ZeroDivisionError
+    assert float(row["score"]) == MAX - POINTS["grid_search_tests"]
+
+
+def test_calling_the_reference_does_not_earn_the_points(batch):
+    row = score_of(batch, "hank")    # grid_search delegates to course.hpo.grid_configurations
     assert float(row["score"]) == MAX - POINTS["grid_search_tests"]
 
 

@@ -113,7 +113,32 @@ def _encode_for_optuna(param: Parameter, value: Any) -> Any:
     return param.index(value) if isinstance(param, Categorical) else value
 
 
-class OptunaSampler(Sampler):
+class _LibraryRun(Sampler):
+    """Shared bookkeeping of the adapters: another library's run mirrors the course's history.
+
+    Subclasses start a fresh run of their library in ``_new_run`` (which resets
+    ``_space``, ``_pending`` and ``_n_recorded``) and add one finished trial in
+    ``_record``; ``_sync`` keeps the library's run equal to ``history``.
+    """
+
+    _space: SearchSpace | None = None
+    _n_recorded: int = 0          # how many trials of the history the library holds
+
+    def _new_run(self, space: SearchSpace) -> None:
+        raise NotImplementedError
+
+    def _record(self, trial: Trial) -> None:
+        raise NotImplementedError
+
+    def _sync(self, space: SearchSpace, history: Sequence[Trial]) -> None:
+        """Make the library's run hold exactly the trials of ``history`` (new run if needed)."""
+        if self._space is None or space is not self._space or len(history) < self._n_recorded:
+            self._new_run(space)
+        for trial in history[self._n_recorded:]:
+            self._record(trial)
+
+
+class OptunaSampler(_LibraryRun):
     """One of Optuna's samplers, run through Optuna's ask-and-tell interface.
 
     At each :meth:`ask` the wrapper opens an Optuna trial (``study.ask()``) and lets
@@ -220,13 +245,6 @@ class OptunaSampler(Sampler):
             ))
         self._pending = None
         self._n_recorded += 1
-
-    def _sync(self, space: SearchSpace, history: Sequence[Trial]) -> None:
-        """Make the study hold exactly the trials of ``history`` (new run if needed)."""
-        if self.study is None or space is not self._space or len(history) < self._n_recorded:
-            self._new_run(space)
-        for trial in history[self._n_recorded:]:
-            self._record(trial)
 
     # -- the Sampler interface ----------------------------------------------------------
     def ask(self, space: SearchSpace, history: Sequence[Trial]) -> dict[str, Any]:
@@ -402,7 +420,7 @@ def _all_labels(nodes: list[_Node]) -> Iterator[str]:
             yield from _all_labels(branch)
 
 
-class HyperoptTPESampler(Sampler):
+class HyperoptTPESampler(_LibraryRun):
     """Hyperopt's TPE, asked for one configuration at a time.
 
     Hyperopt is built around ``fmin``, which owns the loop. Underneath, ``fmin``
@@ -503,12 +521,6 @@ class HyperoptTPESampler(Sampler):
         self.trials.refresh()
         self._pending = None
         self._n_recorded += 1
-
-    def _sync(self, space: SearchSpace, history: Sequence[Trial]) -> None:
-        if self.trials is None or space is not self._space or len(history) < self._n_recorded:
-            self._new_run(space)
-        for trial in history[self._n_recorded:]:
-            self._record(trial)
 
     # -- the Sampler interface ----------------------------------------------------------
     def ask(self, space: SearchSpace, history: Sequence[Trial]) -> dict[str, Any]:
