@@ -3,7 +3,7 @@
 #   make test       run every test (library, autograder, notebooks)
 #   make release    regenerate notebooks/ from solutions/
 #   make grade SUBMISSIONS=folder   grade a folder of submissions
-#   make benchmark  run the sampler benchmark (QUICK=1 for the CI-sized run)
+#   make benchmark  run the benchmarks (QUICK=1 for the CI-sized runs, OUT=dir)
 #   make lock       re-resolve requirements.in into requirements.lock
 
 PYTHON ?= python3.11
@@ -40,8 +40,11 @@ grade: env
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=path/to/folder [OUT=grades]"; exit 2; }
 	$(BIN)/python -m autograder grade "$(SUBMISSIONS)" $(if $(OUT),--out "$(OUT)")
 
+BENCHMARKS := samplers multifidelity pbt
+
 benchmark: env
-	$(BIN)/python -m benchmarks.samplers $(if $(QUICK),--quick) $(BENCHMARK_ARGS)
+	set -e; for b in $(BENCHMARKS); do \
+	  $(BIN)/python -m benchmarks.$$b $(if $(QUICK),--quick) $(BENCHMARK_ARGS) $(if $(OUT),--out "$(OUT)/$$b"); done
 
 lock:
 	rm -rf .lock-venv

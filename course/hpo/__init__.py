@@ -9,16 +9,30 @@ Every sampler implements :class:`Sampler` (``ask``/``tell``) and runs in
     >>> len(history)
     30
 
+Multi-fidelity methods implement :class:`Scheduler` (``ask`` a :class:`Job`, ``tell`` its
+value) and run in :func:`run_schedule`: successive halving, Hyperband, ASHA, BOHB and
+population-based training. Multi-objective tools: Pareto dominance and fronts,
+hypervolume, NSGA-II.
+
 Wrappers around Optuna's and Hyperopt's samplers live in :mod:`course.hpo.adapters`,
-benchmark objectives in :mod:`course.hpo.objectives`.
+benchmark objectives in :mod:`course.hpo.objectives` and :mod:`course.hpo.learning_curves`.
 """
 
+from .asha import ASHA
+from .bohb import BOHB
 from .gp import GPSampler
 from .grid import GridSampler, grid_configurations
+from .hyperband import Hyperband, hyperband_schedule
+from .hypervolume import hypervolume
 from .loop import ObjectiveError, best_so_far, best_trial, history_frame, minimize
+from .nsga2 import NSGA2Sampler, nsga2_select
+from .pareto import crowding_distance, dominates, non_dominated_sort, pareto_front
+from .pbt import PBT
 from .random_search import RandomSampler
 from .sampler import Sampler, SearchExhausted, Trial
+from .scheduler import Job, Scheduler, run_schedule
 from .space import Categorical, Float, Int, Parameter, SearchSpace
+from .successive_halving import SuccessiveHalving
 from .tpe import TPESampler
 
 __all__ = [
@@ -26,4 +40,8 @@ __all__ = [
     "Sampler", "Trial", "SearchExhausted",
     "minimize", "history_frame", "best_trial", "best_so_far", "ObjectiveError",
     "GridSampler", "grid_configurations", "RandomSampler", "GPSampler", "TPESampler",
+    "Job", "Scheduler", "run_schedule",
+    "SuccessiveHalving", "Hyperband", "hyperband_schedule", "ASHA", "BOHB", "PBT",
+    "dominates", "non_dominated_sort", "pareto_front", "crowding_distance", "hypervolume",
+    "nsga2_select", "NSGA2Sampler",
 ]
