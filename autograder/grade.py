@@ -1,29 +1,62 @@
 """``grade``: autograde a folder of submissions into a grades table and feedback.
 
 The submissions folder holds one entry per student, a folder or a ``.zip`` named
-after the student. Inside it, notebooks are found by file name (anywhere in the
-folder tree), so a learner may hand in ``01_grid_and_random_search.ipynb`` on its own
-or the whole ``ch2_hpo/`` folder.
+after the student. Notebooks are found by file name anywhere inside, so a learner may
+hand in ``01_grid_and_random_search.ipynb`` on its own or the whole ``ch2_hpo/`` folder.
+
+How one student is graded (learner code is untrusted):
+
+1. each notebook is read as data and rebuilt around the released notebook
+   (:mod:`autograder.assemble`): only the learner's answers and added cells are kept;
+2. the learner's code is read for tampering (:mod:`autograder.tamper`);
+3. nbgrader autogrades it in the student's own temporary course directory, with the
+   kernel in the sandbox of :mod:`autograder.sandbox` (limits, no network, the
+   grader's files hidden, read-only file systems);
+4. the scores are read from that course's gradebook by this (trusted) process, the
+   parts refused in step 2 are set to 0, and the result is saved as JSON in
+   ``OUT/results/<student>.json`` before the next student's result is;
+5. a feedback page is written from a copy of the graded notebook with the hidden
+   tests removed and tracebacks shortened to the error message.
+
+Grading again reuses every saved result whose submission has not changed, so a run
+that was stopped resumes where it was, and a finished one gives the same table.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
+import json
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .config import SOLUTIONS
+import nbformat
+
+from . import tamper
+from .assemble import UnreadableNotebook, assemble, read_submission
+from .config import CELL_TIMEOUT, REPO_ROOT, SOLUTIONS
 from .nbgrader_course import NbgraderCourse
 from .release import chapters_with_notebooks
+from .sandbox import ENV_SETTINGS
 
 GRADES_COLUMNS = ("student", "notebook", "score", "max_score", "status")
+DETAILS_COLUMNS = ("student", "notebook", "part", "score", "max_score", "reason")
 OUTPUT_MARKER = ".autograder-output"
 STUDENT_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+GRADER_VERSION = "2"          # part of every saved result's key: a new grader regrades
+MAX_NOTEBOOK_BYTES = 20 * 2**20
+MAX_ZIP_BYTES = 200 * 2**20
+HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
 
 
 @dataclass(frozen=True)
@@ -35,6 +68,29 @@ class Row:
     status: str          # graded | missing | error
 
 
+@dataclass
+class Limits:
+    """What one student's code may use."""
+    memory_mb: int = 4096
+    cell_seconds: int = CELL_TIMEOUT
+    notebook_seconds: int = 900
+
+
+@dataclass
+class Submission:
+    student: str
+    notebooks: dict[str, bytes] = field(default_factory=dict)   # "ch/nb.ipynb" -> file
+    warnings: list[str] = field(default_factory=list)
+
+    def digest(self, solutions_digest: str) -> str:
+        h = hashlib.sha256(f"{GRADER_VERSION}|{solutions_digest}|{self.student}".encode())
+        for name in sorted(self.notebooks):
+            h.update(name.encode() + b"\0" + hashlib.sha256(self.notebooks[name]).digest())
+        return h.hexdigest()
+
+
+# -- reading the submissions folder ---------------------------------------------------------
+
 def _student_id(entry: Path) -> str:
     name = entry.stem if entry.suffix.lower() == ".zip" else entry.name
     if not STUDENT_ID.fullmatch(name):
@@ -43,48 +99,257 @@ def _student_id(entry: Path) -> str:
     return name
 
 
-def _safe_extract(archive: Path, dest: Path) -> None:
-    """Extract the notebooks of ``archive`` into ``dest``, refusing paths that escape it."""
+def _zip_members(archive: Path, warn) -> list[tuple[PurePosixPath, bytes]]:
+    """The ``.ipynb`` members of ``archive`` whose paths stay inside it."""
+    members = []
     with zipfile.ZipFile(archive) as zf:
-        for member in zf.infolist():
-            path = PurePosixPath(member.filename)
-            if member.is_dir() or path.suffix != ".ipynb" or path.is_absolute() or ".." in path.parts:
+        total = 0
+        for info in zf.infolist():
+            path = PurePosixPath(info.filename)
+            if info.is_dir() or path.suffix != ".ipynb":
                 continue
-            target = dest.joinpath(*path.parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(member) as src, open(target, "wb") as out:
-                shutil.copyfileobj(src, out)
+            if path.is_absolute() or ".." in path.parts:
+                warn(f"{archive.name}: skipped {info.filename!r}, a path that leaves the archive")
+                continue
+            total += info.file_size
+            if info.file_size > MAX_NOTEBOOK_BYTES or total > MAX_ZIP_BYTES:
+                warn(f"{archive.name}: skipped {info.filename!r}, too large")
+                continue
+            members.append((path, zf.read(info)))
+    return members
 
 
-def _find_notebooks(folder: Path) -> list[Path]:
-    skip = {".ipynb_checkpoints", "__MACOSX"}
-    return sorted(p for p in folder.rglob("*.ipynb")
-                  if p.is_file() and not skip.intersection(p.relative_to(folder).parts))
-
-
-def _match(found: list[Path], folder: Path, released: dict[str, list[str]],
-           warn) -> dict[tuple[str, str], Path]:
-    """Map each (chapter, notebook name) the course knows to one file of a submission."""
-    matched: dict[tuple[str, str], Path] = {}
-    for path in found:
-        chapters = released.get(path.name, [])
-        parts = path.relative_to(folder).parts[:-1]
-        in_path = [ch for ch in chapters if ch in parts]
-        if len(chapters) == 1:
-            chapter = chapters[0]
-        elif len(in_path) == 1:
-            chapter = in_path[0]
+def _read_entry(entry: Path, released: dict[str, list[str]]) -> Submission:
+    submission = Submission(_student_id(entry))
+    warn = submission.warnings.append
+    files: list[tuple[PurePosixPath, bytes]] = []
+    if entry.is_file():
+        try:
+            files = _zip_members(entry, warn)
+        except (zipfile.BadZipFile, OSError) as err:
+            warn(f"{entry.name}: not a readable zip ({err})")
+    else:
+        for path in sorted(entry.rglob("*.ipynb")):
+            rel = PurePosixPath(path.relative_to(entry).as_posix())
+            if not path.is_file() or path.is_symlink() or {".ipynb_checkpoints", "__MACOSX"} & set(rel.parts):
+                continue
+            if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+                warn(f"{rel}: skipped, larger than {MAX_NOTEBOOK_BYTES // 2**20} MB")
+                continue
+            files.append((rel, path.read_bytes()))
+    for rel, data in files:
+        chapters = released.get(rel.name, [])
+        in_path = [ch for ch in chapters if ch in rel.parts[:-1]]
+        if len(chapters) == 1 or len(in_path) == 1:
+            key = f"{(in_path or chapters)[0]}/{rel.name}"
+            if key in submission.notebooks:
+                warn(f"more than one {rel.name}: grading the first")
+            else:
+                submission.notebooks[key] = data
+        elif chapters:
+            warn(f"{rel}: {rel.name} exists in several chapters; put it in its chapter folder")
         else:
-            if chapters:
-                warn(f"{path}: {path.name} exists in several chapters; put it in its chapter folder")
-            continue
-        key = (chapter, path.name)
-        if key in matched:
-            warn(f"{folder.name}: more than one {path.name}; grading {matched[key]}")
-            continue
-        matched[key] = path
-    return matched
+            warn(f"{rel}: not a notebook of the course (renamed?): ignored")
+    return submission
 
+
+# -- grading one student ----------------------------------------------------------------------
+
+def _kernel_spec(folder: Path) -> Path:
+    spec = folder / "kernels" / "course-sandbox"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "autograder.sandbox", "{connection_file}"],
+        "display_name": "course sandbox", "language": "python"}))
+    return folder
+
+
+def _reason(cell) -> str:
+    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    if not errors:
+        return ""
+    ename, evalue = errors[-1].get("ename", "Error"), str(errors[-1].get("evalue", "")).strip()
+    if ename == "CellTimeoutError":
+        return "took longer than the time limit of a cell"
+    if ename == "MemoryError":
+        return "ran out of memory (the memory limit was reached)"
+    return f"{ename}: {evalue}"[:300] if evalue else ename
+
+
+def _sanitise_for_feedback(nb) -> None:
+    """No hidden tests and no traceback lines (they quote test code) in what students see."""
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade"):
+            cell.source = HIDDEN_TESTS.sub("# (hidden tests)\n", cell.source)
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    output["traceback"] = [f"{output.get('ename')}: {output.get('evalue')}"]
+
+
+def _feedback_page(student: str, result: dict, nb) -> str:
+    from nbconvert import HTMLExporter
+
+    rows = "".join(
+        f"<tr><td>{html.escape(p['part'])}</td><td>{p['score']:g} / {p['max_score']:g}</td>"
+        f"<td>{html.escape(p['reason'])}</td></tr>" for p in result["parts"])
+    findings = "".join(f"<li>{html.escape(f)}</li>" for f in result["findings"])
+    header = (f"<div style='font-family:sans-serif;margin:1em'><h1>{html.escape(result['notebook'])}</h1>"
+              f"<p>Student: {html.escape(student)} &middot; score {result['score']:g} / {result['max_score']:g}"
+              f" &middot; {html.escape(result['status'])}</p>"
+              f"<table border='1' cellpadding='4'><tr><th>part</th><th>score</th><th>why not full</th></tr>{rows}</table>"
+              + (f"<p>Notes from the grader:</p><ul>{findings}</ul>" if findings else "") + "</div>")
+    if nb is None:
+        return f"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{header}</body></html>\n"
+    body, _ = HTMLExporter(template_name="classic").from_notebook_node(nb)
+    return body.replace("<body>", "<body>" + header, 1)
+
+
+def _parts_of(release) -> list[tuple[str, float]]:
+    return [(c.metadata["nbgrader"]["grade_id"], float(c.metadata["nbgrader"].get("points", 0)))
+            for c in release.cells if c.metadata.get("nbgrader", {}).get("grade")]
+
+
+def _grade_student(sub: Submission, chapters: list[str], template: Path, workdir: Path,
+                   releases: dict[str, nbformat.NotebookNode], hide: list[str], limits: Limits,
+                   kernels: Path) -> list[dict]:
+    """Grade every notebook of one student; return one result dict per course notebook."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    course = workdir / "course"
+    shutil.copytree(template, course, symlinks=True)
+    home = workdir / "home"
+    (home / "ipc").mkdir(parents=True)
+    with open(course / "nbgrader_config.py", "a") as f:
+        f.write(f"\nc.ExecutePreprocessor.kernel_name = 'course-sandbox'\n"
+                f"c.ExecutePreprocessor.timeout = {int(limits.cell_seconds)}\n"
+                f"c.Execute.timeout = {int(limits.cell_seconds)}\n"
+                f"c.KernelManager.transport = 'ipc'\nc.KernelManager.ip = {str(home / 'ipc' / 'kernel')!r}\n")
+    results, prepared = [], {}
+    for key in [k for ch in chapters for k in sorted(releases) if k.startswith(ch + "/")]:
+        release = releases[key]
+        chapter, name = key.split("/")
+        result = {"notebook": key, "score": 0.0, "max_score": sum(p for _, p in _parts_of(release)),
+                  "status": "graded", "findings": [], "parts": []}
+        results.append(result)
+        if key not in sub.notebooks:
+            result["status"] = "missing"
+            result["parts"] = [{"part": g, "score": 0.0, "max_score": p, "reason": "not handed in"}
+                               for g, p in _parts_of(release)]
+            continue
+        try:
+            assembled = assemble(read_submission(sub.notebooks[key]), release)
+        except UnreadableNotebook as err:
+            result["status"] = "error"
+            result["parts"] = [{"part": g, "score": 0.0, "max_score": p, "reason": f"unreadable notebook: {err}"}
+                               for g, p in _parts_of(release)]
+            continue
+        result["findings"] += assembled.findings
+        dest = course / "submitted" / sub.student / chapter / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(assembled.notebook, dest)
+        prepared[key] = assembled
+
+    for chapter in sorted({k.split("/")[0] for k in prepared}):
+        own = course / "submitted" / sub.student / chapter
+        settings = {"memory_mb": limits.memory_mb, "cpu_seconds": limits.notebook_seconds,
+                    "home": str(home), "writable": [str(home), str(own)],
+                    "hide": hide + [str(course / d) for d in ("source", "release", "autograded", "feedback",
+                                                              "gradebook.db", "nbgrader_config.py")]}
+        env = {**os.environ, ENV_SETTINGS: json.dumps(settings), "JUPYTER_PATH": str(kernels)}
+        log = _run_limited(course, ["autograde", chapter, "--student", sub.student, "--force", "--create"],
+                           env, limits.notebook_seconds * 2 + 60)
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+            for result in results:
+                key = result["notebook"]
+                if not key.startswith(chapter + "/") or key not in prepared:
+                    continue
+                stem = Path(key).stem
+                graded_path = course / "autograded" / sub.student / chapter / Path(key).name
+                try:
+                    submission = gradebook.find_submission_notebook(stem, chapter, sub.student)
+                    scores = {g.name: (float(g.score or 0), float(g.max_score)) for g in submission.grades}
+                except MissingEntry:
+                    scores = None
+                graded = nbformat.read(graded_path, as_version=4) if graded_path.is_file() else None
+                _score(result, prepared[key], releases[key], scores, graded, log)
+                if graded is not None:
+                    _sanitise_for_feedback(graded)
+                result["feedback"] = _feedback_page(sub.student, result, graded)
+    for result in results:
+        if "feedback" not in result:
+            result["feedback"] = _feedback_page(sub.student, result, None)
+    return results
+
+
+def _run_limited(course: Path, args: list[str], env: dict, seconds: float) -> str:
+    """Run an nbgrader command in its own process group; stop all of it after ``seconds``."""
+    env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
+           "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=seconds)
+        return out
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        return out + f"\nNOTEBOOK TIMEOUT after {seconds:.0f} s"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)   # a kernel left behind by a crash
+        except ProcessLookupError:
+            pass
+
+
+def _score(result: dict, assembled, release, scores, graded, log: str) -> None:
+    """Fill ``result`` from nbgrader's scores, refusing the parts after tampering cells."""
+    parts = _parts_of(release)
+    if scores is None or graded is None:
+        result["status"] = "error"
+        if "NOTEBOOK TIMEOUT" in log:
+            why = "the notebook took longer than its time limit"
+        elif "Kernel died" in log or "DeadKernel" in log or "kernel died" in log.lower():
+            why = "the kernel died (the notebook crashed Python, e.g. os._exit or a segfault)"
+        else:
+            why = "nbgrader could not run the notebook"
+        result["parts"] = [{"part": g, "score": 0.0, "max_score": p, "reason": why} for g, p in parts]
+        return
+    # static checks: a tampering cell voids every test that runs after it
+    cells = assembled.notebook.cells
+    instructor = [c.source for i, c in enumerate(cells) if c.cell_type == "code" and i not in assembled.learner_cells]
+    test_sources = [c.source for c in cells if c.metadata.get("nbgrader", {}).get("grade")]
+    imports = {}
+    for source in instructor:
+        tree = tamper._parse(source)
+        if tree is not None:
+            imports.update(tamper._imports(tree))
+    exercise_names = set()
+    for c in release.cells:
+        if c.metadata.get("nbgrader", {}).get("solution"):
+            tree = tamper._parse(c.source)
+            exercise_names |= tamper._bound_names(tree) if tree else set()
+    protected = tamper.names_loaded(test_sources)
+    voided: dict[int, str] = {}
+    for index in assembled.learner_cells:
+        reasons = tamper.scan(cells[index].source, instructor_imports=imports, protected=protected,
+                              allowed=exercise_names)
+        if reasons:
+            voided[index] = "; ".join(reasons)
+            result["findings"].append(f"a cell of yours {voided[index]}: the tests after it score 0")
+    graded_cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in graded.cells}
+    positions = {c.metadata.get("nbgrader", {}).get("grade_id"): i for i, c in enumerate(cells)}
+    for grade_id, points in parts:
+        score, _ = scores.get(grade_id, (0.0, points))
+        reason = _reason(graded_cells.get(grade_id, {})) if score < points else ""
+        tampered = [why for i, why in voided.items() if i < positions.get(grade_id, len(cells))]
+        if tampered:
+            score, reason = 0.0, f"refused: an earlier cell {tampered[0]}"
+        result["parts"].append({"part": grade_id, "score": score, "max_score": points, "reason": reason})
+    result["score"] = round(sum(p["score"] for p in result["parts"]), 4)
+
+
+# -- the batch --------------------------------------------------------------------------------
 
 def _prepare_output(out: Path, submissions: Path) -> None:
     out = out.resolve()
@@ -96,45 +361,56 @@ def _prepare_output(out: Path, submissions: Path) -> None:
         if any(out.iterdir()) and not (out / OUTPUT_MARKER).exists():
             raise ValueError(f"refusing to write into {out}: it is not empty and was not written "
                              "by the autograder; choose another --out")
-        shutil.rmtree(out / "feedback", ignore_errors=True)
-    (out / "feedback").mkdir(parents=True, exist_ok=True)
+    (out / "results").mkdir(parents=True, exist_ok=True)
     (out / OUTPUT_MARKER).write_text("written by `python -m autograder grade`\n")
 
 
-def _missing_feedback(student: str, notebook: str, reason: str) -> str:
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(notebook)}</title>"
-            f"</head><body><h1>{html.escape(notebook)}</h1><p>Student: {html.escape(student)}</p>"
-            f"<p>No score: {html.escape(reason)}</p></body></html>\n")
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)   # never a half-written file, even if the grader is killed
+
+
+def _tree_digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and ".ipynb_checkpoints" not in path.parts:
+            h.update(str(path.relative_to(folder)).encode() + hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
 
 
 def grade(submissions: Path, out: Path = Path("grades"), *, solutions: Path = SOLUTIONS,
-          log=print) -> list[Row]:
-    """Autograde every student in ``submissions``; write ``out/grades.csv`` and feedback.
+          jobs: int | None = None, limits: Limits | None = None, log=print) -> list[Row]:
+    """Autograde every student in ``submissions``; write grades, details and feedback into ``out``.
 
     Parameters
     ----------
     submissions : Path
         A folder with one sub-folder or ``.zip`` per student. It is only read.
     out : Path
-        Where ``grades.csv`` and ``feedback/<student>/<chapter>/<notebook>.html`` go.
         Created if absent; an existing folder is reused only if an earlier ``grade``
-        wrote it.
+        wrote it. Gets ``grades.csv`` (student, notebook, score, max_score, status),
+        ``details.csv`` (one row per graded part with the reason it lost points),
+        ``feedback/<student>/<chapter>/<notebook>.html`` and ``results/<student>.json``.
     solutions : Path
         The nbgrader source notebooks (the course's ``solutions/``).
+    jobs : int, optional
+        Students graded at once (default: the number of CPU cores).
+    limits : Limits, optional
+        Memory and time limits of one student's code.
 
     Returns
     -------
     list of Row
-        One row per student and notebook of every chapter anyone submitted to,
-        sorted by student then notebook. A notebook that was not handed in scores 0
-        with status ``missing``; one nbgrader could not grade scores 0 with status
-        ``error``.
+        One row per student and notebook of every chapter anyone submitted to, sorted.
+        ``missing``: not handed in; ``error``: could not be read or run (score 0).
     """
-    from nbgrader.api import Gradebook, MissingEntry
-
-    submissions, out = Path(submissions).resolve(), Path(out)
+    submissions, out, solutions = Path(submissions).resolve(), Path(out), Path(solutions).resolve()
+    limits = limits or Limits()
     if not submissions.is_dir():
         raise ValueError(f"submissions must be a folder, got {submissions}")
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ValueError(f"jobs must be a positive int, got {jobs!r}")
     entries = sorted(p for p in submissions.iterdir()
                      if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() == ".zip"))
     if not entries:
@@ -145,97 +421,104 @@ def grade(submissions: Path, out: Path = Path("grades"), *, solutions: Path = SO
     for chapter in chapters_with_notebooks(solutions):
         for nb in sorted((solutions / chapter).glob("*.ipynb")):
             released.setdefault(nb.name, []).append(chapter)
+    subs = [_read_entry(entry, released) for entry in entries]
+    ids = [s.student for s in subs]
+    if len(set(ids)) != len(ids):
+        clash = sorted({i for i in ids if ids.count(i) > 1})
+        raise ValueError(f"several submissions map to the student id(s) {clash}; rename them")
+    chapters = sorted({k.split("/")[0] for s in subs for k in s.notebooks}) or chapters_with_notebooks(solutions)
+    solutions_digest = _tree_digest(solutions)
 
-    warnings: list[str] = []
-    rows: list[Row] = []
+    results: dict[str, dict] = {}
+    todo = []
+    for sub in subs:
+        saved = out.resolve() / "results" / f"{sub.student}.json"
+        digest = sub.digest(solutions_digest + "|" + ",".join(chapters))
+        if saved.is_file():
+            try:
+                previous = json.loads(saved.read_text())
+                if previous.get("digest") == digest:
+                    results[sub.student] = previous
+                    continue
+            except (json.JSONDecodeError, OSError):
+                pass  # a damaged result is simply graded again
+        todo.append((sub, digest))
+    if len(results):
+        log(f"reusing the saved results of {len(results)} student(s)")
+
     with tempfile.TemporaryDirectory(prefix="autograder-grade-") as tmp:
         tmp = Path(tmp)
-        course = NbgraderCourse(tmp / "course", solutions)
-        students: dict[str, dict[tuple[str, str], Path]] = {}
-        for entry in entries:
-            student = _student_id(entry)
-            if student in students:
-                raise ValueError(f"two submissions map to the student id {student!r}; rename one")
-            folder = entry
-            if entry.is_file():
-                folder = tmp / "unzipped" / student
-                folder.mkdir(parents=True)
-                try:
-                    _safe_extract(entry, folder)
-                except (zipfile.BadZipFile, OSError) as err:
-                    warnings.append(f"{entry.name}: not a readable zip ({err})")
-            matched = _match(_find_notebooks(folder), folder, released, warnings.append)
-            students[student] = matched
-            for (chapter, name), path in matched.items():
-                dest = course.submitted / student / chapter / name
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, dest)
-
-        submitted = sorted({ch for matched in students.values() for ch, _ in matched})
-        # nobody handed in anything the course knows: still list everyone, against every chapter
-        chapters = submitted or chapters_with_notebooks(solutions)
-        logs: dict[str, str] = {}
+        template = tmp / "template"
+        course = NbgraderCourse(template, solutions)
         for chapter in chapters:
             course.run("generate_assignment", chapter, "--force")
-            if chapter not in submitted:
-                continue
-            log(f"autograding {chapter} for "
-                f"{sum(any(c == chapter for c, _ in m) for m in students.values())} student(s) ...")
-            proc = course.run("autograde", chapter, "--force", "--create", check=False)
-            logs[chapter] = proc.stdout + proc.stderr
-            course.run("generate_feedback", chapter, "--force", check=False)
+        releases = {f"{ch}/{p.name}": nbformat.read(p, as_version=4)
+                    for ch in chapters for p in sorted((template / "release" / ch).glob("*.ipynb"))}
+        kernels = _kernel_spec(tmp / "jupyter")
+        students_root = tmp / "students"
+        workdirs = {sub.student: students_root / sub.student for sub, _ in todo}
+        for path in workdirs.values():
+            path.mkdir(parents=True)
+        os.chmod(tmp, 0o711)
+        common_hide = [str(solutions), str(submissions), str(out.resolve()), str(template),
+                       str(REPO_ROOT / "solutions")]
 
-        with Gradebook(course.db_url) as gradebook:
-            for student in sorted(students):
-                for chapter in chapters:
-                    for nb in sorted((solutions / chapter).glob("*.ipynb")):
-                        notebook = f"{chapter}/{nb.name}"
-                        max_score = gradebook.find_notebook(nb.stem, chapter).max_score
-                        feedback_dst = out / "feedback" / student / chapter / f"{nb.stem}.html"
-                        feedback_dst.parent.mkdir(parents=True, exist_ok=True)
-                        if (chapter, nb.name) not in students[student]:
-                            rows.append(Row(student, notebook, 0.0, max_score, "missing"))
-                            feedback_dst.write_text(_missing_feedback(student, notebook, "not handed in"))
-                            continue
-                        try:
-                            submission = gradebook.find_submission_notebook(nb.stem, chapter, student)
-                            score, status = submission.score, "graded"
-                        except MissingEntry:
-                            score, status = 0.0, "error"
-                        feedback_src = course.feedback / student / chapter / f"{nb.stem}.html"
-                        if status == "graded" and feedback_src.is_file():
-                            shutil.copyfile(feedback_src, feedback_dst)
-                        else:
-                            status = "error"
-                            reason = _autograde_failure(logs.get(chapter, ""), student)
-                            feedback_dst.write_text(_missing_feedback(student, notebook, reason))
-                            warnings.append(f"{student}/{notebook}: could not be graded ({reason})")
-                        rows.append(Row(student, notebook, round(float(score), 4), max_score, status))
+        def work(item):
+            sub, digest = item
+            hide = common_hide + [str(p) for s, p in workdirs.items() if s != sub.student]
+            log(f"grading {sub.student} ...")
+            try:
+                notebooks = _grade_student(sub, chapters, template, workdirs[sub.student], releases,
+                                           hide, limits, kernels)
+            finally:
+                shutil.rmtree(workdirs[sub.student], ignore_errors=True)
+            record = {"digest": digest, "student": sub.student, "warnings": sub.warnings,
+                      "notebooks": notebooks}
+            _write_atomically(out.resolve() / "results" / f"{sub.student}.json", json.dumps(record, indent=1))
+            return sub.student, record
 
-    _write_grades(out / "grades.csv", rows)
+        with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
+            for student, record in pool.map(work, todo):
+                results[student] = record
+
+    return _write_outputs(out.resolve(), results, log)
+
+
+def _write_outputs(out: Path, results: dict[str, dict], log) -> list[Row]:
+    rows, details, warnings = [], [], []
+    shutil.rmtree(out / "feedback", ignore_errors=True)
+    for student in sorted(results):
+        record = results[student]
+        warnings += [f"{student}: {w}" for w in record.get("warnings", [])]
+        for nb in sorted(record["notebooks"], key=lambda r: r["notebook"]):
+            rows.append(Row(student, nb["notebook"], round(float(nb["score"]), 4), nb["max_score"], nb["status"]))
+            for part in nb["parts"]:
+                details.append((student, nb["notebook"], part["part"], f"{part['score']:g}",
+                                f"{part['max_score']:g}", part["reason"]))
+            warnings += [f"{student}/{nb['notebook']}: {f}" for f in nb["findings"]]
+            page = out / "feedback" / student / (nb["notebook"][:-len(".ipynb")] + ".html")
+            page.parent.mkdir(parents=True, exist_ok=True)
+            page.write_text(nb["feedback"])
+    _write_csv(out / "grades.csv", GRADES_COLUMNS,
+               [(r.student, r.notebook, f"{r.score:g}", f"{r.max_score:g}", r.status) for r in rows])
+    _write_csv(out / "details.csv", DETAILS_COLUMNS, details)
     _summarise(rows, warnings, out, log)
     return rows
 
 
-def _autograde_failure(nbgrader_log: str, student: str) -> str:
-    lines = [line for line in nbgrader_log.splitlines() if student in line or "rror" in line]
-    return (lines[-1].strip() if lines else "nbgrader could not read or run the notebook")[:300]
-
-
-def _write_grades(path: Path, rows: list[Row]) -> None:
-    tmp = path.with_suffix(".csv.tmp")
+def _write_csv(path: Path, header, rows) -> None:
+    tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(GRADES_COLUMNS)
-        for row in rows:
-            writer.writerow([row.student, row.notebook, f"{row.score:g}", f"{row.max_score:g}", row.status])
-    tmp.replace(path)  # never leave a half-written table behind
+        writer.writerow(header)
+        writer.writerows(rows)
+    tmp.replace(path)
 
 
 def _summarise(rows: list[Row], warnings: list[str], out: Path, log) -> None:
     students = sorted({r.student for r in rows})
-    log(f"\ngraded {len(students)} student(s); grades in {out / 'grades.csv'}, "
-        f"feedback in {out / 'feedback'}")
+    log(f"\ngraded {len(students)} student(s); grades in {out / 'grades.csv'}, reasons in "
+        f"{out / 'details.csv'}, feedback in {out / 'feedback'}")
     for notebook in sorted({r.notebook for r in rows}):
         these = [r for r in rows if r.notebook == notebook]
         mean = sum(r.score for r in these) / len(these)
@@ -247,4 +530,4 @@ def _summarise(rows: list[Row], warnings: list[str], out: Path, log) -> None:
         possible = sum(r.max_score for r in rows if r.student == student)
         log(f"  {student:<24} {total:g} / {possible:g}")
     for warning in warnings:
-        log(f"warning: {warning}")
+        log(f"note: {warning}")
