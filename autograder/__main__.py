@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     gr.add_argument("--out", type=Path, default=Path("grades"),
                     help="where grades.csv and feedback/ go (default: ./grades)")
     gr.add_argument("--solutions", type=Path, default=SOLUTIONS, help="nbgrader source folder")
+    gr.add_argument("--jobs", type=int, default=None, help="students graded at once (default: CPU cores)")
 
     args = parser.parse_args(argv)
     try:
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
             release(args.solutions, args.notebooks)
         else:
             from .grade import grade
-            grade(args.submissions, args.out, solutions=args.solutions)
+            grade(args.submissions, args.out, solutions=args.solutions, jobs=args.jobs)
     except (ValueError, FileNotFoundError, NbgraderError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

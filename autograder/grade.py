@@ -251,10 +251,11 @@ def _grade_student(sub: Submission, chapters: list[str], template: Path, workdir
         prepared[key] = assembled
 
     for chapter in sorted({k.split("/")[0] for k in prepared}):
-        own = course / "submitted" / sub.student / chapter
         settings = {"memory_mb": limits.memory_mb, "cpu_seconds": limits.notebook_seconds,
-                    "home": str(home), "writable": [str(home), str(own)],
-                    "hide": hide + [str(course / d) for d in ("source", "release", "autograded", "feedback",
+                    "home": str(home), "writable": [str(home)], "needed": [str(REPO_ROOT)],
+                    "hide_all_but_needed": [tempfile.gettempdir()],
+                    # autograded/<student>/ is where the kernel runs: only this student's files
+                    "hide": hide + [str(course / d) for d in ("source", "release", "submitted", "feedback",
                                                               "gradebook.db", "nbgrader_config.py")]}
         env = {**os.environ, ENV_SETTINGS: json.dumps(settings), "JUPYTER_PATH": str(kernels)}
         log = _run_limited(course, ["autograde", chapter, "--student", sub.student, "--force", "--create"],
@@ -307,7 +308,10 @@ def _score(result: dict, assembled, release, scores, graded, log: str) -> None:
     parts = _parts_of(release)
     if scores is None or graded is None:
         result["status"] = "error"
-        if "NOTEBOOK TIMEOUT" in log:
+        refused = re.search(r"autograder sandbox: refusing to run the notebook: (.*)", log)
+        if refused:
+            why = f"the grading sandbox could not be set up: {refused.group(1)}"
+        elif "NOTEBOOK TIMEOUT" in log:
             why = "the notebook took longer than its time limit"
         elif "Kernel died" in log or "DeadKernel" in log or "kernel died" in log.lower():
             why = "the kernel died (the notebook crashed Python, e.g. os._exit or a segfault)"

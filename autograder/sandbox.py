@@ -15,9 +15,10 @@ names it). Before it becomes an ordinary IPython kernel it
 5. drops every capability and sets ``no_new_privs``, so none of the above can be undone.
 
 No Docker, no setuid helper: a separate *user* cannot work where the Python
-interpreter lives in a private home (``/root/.pyenv`` here). Each step that cannot be
-applied on a machine is reported in ``SANDBOX_REPORT`` (and on stderr), never skipped
-silently; the grader copies the report into its output.
+interpreter lives in a private home (``/root/.pyenv`` here). Where the machine allows
+no namespaces at all, the kernel runs with the resource limits only and says so on
+stderr and in ``SANDBOX_REPORT``. Once in the namespaces, any fence that fails stops
+the kernel instead (fail closed): the notebook is then graded as an error.
 
 The settings travel in environment variables set by the grader (the kernel's command
 line is fixed by ``kernel.json``).
@@ -100,6 +101,31 @@ def _hide(path: str) -> None:
         _mount("/dev/null", path, None, MS_BIND)
 
 
+def _hide_all_but(root: str, keep: list[str]) -> int:
+    """Hide every entry below ``root`` that is neither kept nor on the way to something kept.
+
+    This covers what nobody listed: other gradings' leftovers in the temp folder, other
+    users' files. Returns how many entries were hidden.
+    """
+    keep = [os.path.realpath(k) for k in keep]
+    hidden = 0
+
+    def walk(folder: str) -> None:
+        nonlocal hidden
+        for entry in os.scandir(folder):
+            path = entry.path
+            if path in keep or entry.is_symlink():
+                continue
+            if any(k.startswith(path + os.sep) for k in keep):
+                walk(path)
+            elif entry.is_dir(follow_symlinks=False) or entry.is_file(follow_symlinks=False):
+                _hide(path)   # sockets and pipes hold no data to hide
+                hidden += 1
+
+    walk(os.path.realpath(root))
+    return hidden
+
+
 def _read_only_except(writable: list[str]) -> None:
     for path in writable:  # separate mounts, left writable below
         _mount(path, path, None, MS_BIND | MS_REC)
@@ -158,13 +184,22 @@ def enter_sandbox(settings: dict) -> dict[str, list[str]]:
     step("file size limit 256 MB", lambda: _limit(resource.RLIMIT_FSIZE, 256 * 2**20))
     step("no core dumps", lambda: _limit(resource.RLIMIT_CORE, 0))
     if step("namespaces (no network)", _enter_namespaces):
-        step("private mounts", lambda: _mount(None, "/", None, MS_REC | MS_PRIVATE))
-        hidden = [p for p in settings.get("hide", []) if os.path.exists(p)]
-        step(f"grader files hidden ({len(hidden)})", lambda: [_hide(p) for p in hidden])
-        # the kernel starts in the folder of the notebook it runs: its own copy of the submission
-        writable = [*settings.get("writable", []), os.getcwd()]
-        step("read-only file systems", lambda: _read_only_except(writable))
-        step("capabilities dropped", _drop_capabilities)
+        # the kernel starts in the folder of the notebook it runs; nbgrader keeps that notebook,
+        # hidden tests included, there: the kernel never needs the file (code comes by socket)
+        cwd = os.getcwd()
+        graded = [os.path.join(cwd, f) for f in os.listdir(cwd) if f.endswith(".ipynb")]
+        hidden = [p for p in [*settings.get("hide", []), *graded] if os.path.exists(p)]
+        writable = [*settings.get("writable", []), cwd]
+        needed = writable + [sys.prefix, sys.base_prefix, *settings.get("needed", [])]
+        fences = [("private mounts", lambda: _mount(None, "/", None, MS_REC | MS_PRIVATE)),
+                  (f"grader files hidden ({len(hidden)})", lambda: [_hide(p) for p in hidden]),
+                  *[(f"everything else in {root} hidden", lambda root=root: _hide_all_but(root, needed))
+                    for root in settings.get("hide_all_but_needed", [])],
+                  ("read-only file systems", lambda: _read_only_except(writable)),
+                  ("capabilities dropped", _drop_capabilities)]
+        for name, action in fences:
+            if not step(name, action):
+                sys.exit(f"autograder sandbox: refusing to run the notebook: {report['not applied'][-1]}")
     home = settings.get("home")
     if home:
         os.environ.update(HOME=home, TMPDIR=home, IPYTHONDIR=os.path.join(home, ".ipython"),
@@ -177,9 +212,17 @@ def enter_sandbox(settings: dict) -> dict[str, list[str]]:
 def main(argv: list[str]) -> None:
     if len(argv) != 2:
         sys.exit("usage: python -m autograder.sandbox CONNECTION_FILE")
-    report = enter_sandbox(json.loads(os.environ.pop(ENV_SETTINGS, "{}")))
+    settings = json.loads(os.environ.pop(ENV_SETTINGS, "{}"))
+    connection_file = argv[1]
+    if settings.get("home"):
+        # the connection file may live where the sandbox hides: keep a copy in the kernel's home
+        copy = os.path.join(settings["home"], "kernel-connection.json")
+        with open(connection_file) as src, open(copy, "w") as dst:
+            dst.write(src.read())
+        connection_file = copy
+    report = enter_sandbox(settings)
     os.environ["SANDBOX_REPORT"] = json.dumps(report)
-    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", argv[1],
+    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file,
                               "--HistoryManager.hist_file=:memory:"])
 
 
