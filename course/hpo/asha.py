@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .sampler import Sampler, SearchExhausted, Trial
+from .sampler import Sampler, SearchExhausted, Trial, checked_proposal
 from .scheduler import Job, Scheduler
 from .space import SearchSpace
 from .successive_halving import (check_budgets, check_count, check_eta, check_sampler, check_seed,
@@ -174,12 +174,7 @@ class ASHA(Scheduler):
         if self.sampler is None:
             config = self.space.sample(self._rng)
         else:
-            config = self.sampler.ask(self.space, tuple(self._history))
-            try:
-                self.space.validate(config)
-            except ValueError as err:
-                raise ValueError(f"{type(self.sampler).__name__} proposed an invalid "
-                                 f"configuration: {err}") from None
+            config = checked_proposal(self.sampler, self.space, self._history)
         self._configs[trial] = dict(config)
         return Job(trial, dict(config), self.budgets[0])
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .sampler import Sampler, SearchExhausted, Trial
+from .sampler import Sampler, SearchExhausted, Trial, checked_proposal
 from .space import SearchSpace
 
 __all__ = ["minimize", "history_frame", "best_trial", "best_so_far", "ObjectiveError"]
@@ -104,13 +104,9 @@ def minimize(objective: Objective, space: SearchSpace, sampler: Sampler,
     try:
         while n_trials is None or len(trials) < n_trials:
             try:
-                params = sampler.ask(space, tuple(trials))
+                params = checked_proposal(sampler, space, trials)
             except SearchExhausted:
                 break
-            try:
-                space.validate(params)
-            except ValueError as err:
-                raise ValueError(f"{type(sampler).__name__} proposed an invalid configuration: {err}") from None
             start = time.perf_counter()
             try:
                 value = objective(dict(params))

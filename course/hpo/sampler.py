@@ -14,7 +14,7 @@ from typing import Any
 
 from .space import SearchSpace
 
-__all__ = ["Trial", "Sampler", "SearchExhausted"]
+__all__ = ["Trial", "Sampler", "SearchExhausted", "checked_proposal"]
 
 
 @dataclass(frozen=True)
@@ -62,3 +62,21 @@ class Sampler(ABC):
         :meth:`ask`, so the default does nothing; wrappers around other libraries
         override it to forward the result.
         """
+
+
+def checked_proposal(sampler: Sampler, space: SearchSpace, history: Sequence[Trial]) -> dict[str, Any]:
+    """Ask ``sampler`` for a configuration and make sure it lies in ``space``.
+
+    Raises
+    ------
+    ValueError
+        Naming the sampler, if its proposal is not a valid configuration of ``space``.
+    SearchExhausted
+        Passed on from a finite sampler that has nothing left.
+    """
+    config = sampler.ask(space, tuple(history))
+    try:
+        space.validate(config)
+    except ValueError as err:
+        raise ValueError(f"{type(sampler).__name__} proposed an invalid configuration: {err}") from None
+    return config

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from .sampler import Sampler, SearchExhausted, Trial
+from .sampler import Sampler, SearchExhausted, Trial, checked_proposal
 from .scheduler import Job, Scheduler
 from .space import SearchSpace
 
@@ -393,12 +393,7 @@ class SuccessiveHalving(Scheduler):
         if self.sampler is None:
             config = self.space.sample(self._rng)
         else:
-            config = self.sampler.ask(self.space, tuple(self._history))
-            try:
-                self.space.validate(config)
-            except ValueError as err:
-                raise ValueError(f"{type(self.sampler).__name__} proposed an invalid "
-                                 f"configuration: {err}") from None
+            config = checked_proposal(self.sampler, self.space, self._history)
         return trial, config
 
     def ask(self) -> Job | None:
