@@ -81,4 +81,4 @@ def test_learner_notebook_runs_to_the_end_failing_only_where_the_learner_works(p
               and cell.cell_type == "code"]
     passing = [cell.metadata["nbgrader"]["grade_id"] for cell in graded
                if not any(o.get("ename") == "NotImplementedError" for o in cell.outputs)]
-    assert graded and not passing, f"test cells that pass on the unsolved notebook: {passing}"
+    assert not passing, f"test cells that pass on the unsolved notebook: {passing}"   # (tours have none)
