@@ -69,6 +69,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmarks.parallel import run_tasks
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "multifidelity"
 QUICK = {"seeds": 2, "trials": 12}
@@ -314,18 +316,8 @@ def run_one(task: tuple[str, int, Settings]) -> dict[str, Any]:
 def run_all(tasks: list[tuple[str, int, Settings]], workers: int,
             log: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Run the tasks over ``workers`` processes (in this process when 1)."""
-    results: list[dict[str, Any]] = []
-
-    def report(result: dict[str, Any]) -> None:
-        status = "FAILED " + result["error"][0][:200] if result["error"] else "ok"
-        log(f"[{len(results)}/{len(tasks)}] {result['method']:>16} seed {result['seed']:<3} "
-            f"{result['seconds']:6.1f}s {status}")
-
-    if workers == 1:
-        for task in tasks:
-            results.append(run_one(task))
-            report(results[-1])
-        return results
+    return run_tasks(run_one, tasks, workers, log=log,
+                     describe=lambda r: f"{r['method']:>16} seed {r['seed']:<3}")
     import multiprocessing
 
     # spawn, not fork: a forked child of a process that already ran OpenMP code can hang

@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmarks.parallel import limit_threads
 from course.hpo.pbt import PBT, TOY_Q_MAX, mlp_digits_stateful, plot_schedules, toy_problem
 from course.hpo.scheduler import run_schedule
 
@@ -395,15 +396,6 @@ def plot_mlp(example: dict[str, Any], path: Path) -> None:
 # Command line
 # ======================================================================================
 
-def _limit_threads() -> None:
-    """One BLAS thread: the course machines have two cores, shared."""
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(1)
-    except ImportError:
-        pass
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.pbt",
                                      description="Benchmark population-based training.")
@@ -421,7 +413,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    _limit_threads()
+    limit_threads()
     start = time.perf_counter()
     sizes = args.sizes
     toy_rows, toy_failures, toy_example = toy_runs(sizes["toy_seeds"])

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmarks.parallel import run_tasks
 from course.hpo.objectives import OBJECTIVES, Objective
 from course.hpo.sampler import Sampler, Trial
 from course.hpo.space import SearchSpace
@@ -224,38 +225,11 @@ def run_one(task: tuple[str, str, int, int]) -> dict[str, Any]:
     return result
 
 
-def _limit_threads() -> None:
-    """One BLAS / OpenMP / torch thread per worker: two workers share two cores."""
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(1)
-    except ImportError:
-        pass
-    try:
-        import torch
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
-
-
 def run_all(tasks: list[tuple[str, str, int, int]], workers: int,
             log: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Run the tasks, over ``workers`` processes (in this process when 1)."""
-    results = []
-    done = 0
-
-    def report(result):
-        nonlocal done
-        done += 1
-        status = "FAILED " + result["error"][1][:200] if result["error"] else "ok"
-        log(f"[{done}/{len(tasks)}] {result['sampler']:>15} {result['objective']:<11} "
-            f"seed {result['seed']:<3} {result['seconds']:6.1f}s {status}")
-
-    if workers == 1:
-        for task in tasks:
-            results.append(run_one(task))
-            report(results[-1])
-        return results
+    return run_tasks(run_one, tasks, workers, log=log, describe=lambda r: (
+        f"{r['sampler']:>15} {r['objective']:<11} seed {r['seed']:<3}"))
     import multiprocessing
 
     # spawn, not fork: a forked child of a process that already ran torch/OpenMP can hang
