@@ -16,6 +16,9 @@ hypervolume, NSGA-II.
 
 Wrappers around Optuna's and Hyperopt's samplers live in :mod:`course.hpo.adapters`,
 benchmark objectives in :mod:`course.hpo.objectives` and :mod:`course.hpo.learning_curves`.
+Distributed HPO (one Optuna study shared by worker processes, over a journal file or
+PostgreSQL) lives in :mod:`course.hpo.distributed`; its public names are importable from
+here too, loaded on first use.
 """
 
 from .asha import ASHA
@@ -45,3 +48,20 @@ __all__ = [
     "dominates", "non_dominated_sort", "pareto_front", "crowding_distance", "hypervolume",
     "nsga2_select", "NSGA2Sampler",
 ]
+
+# Distributed HPO is loaded on first use (PEP 562): it imports Optuna, which the labs do
+# not need, and `python -m course.hpo.distributed` must not find its module already
+# imported by this package (runpy would warn and run it twice).
+_DISTRIBUTED = (
+    "open_storage", "StorageError", "HeartbeatJournalStorage", "run_worker", "launch_workers",
+    "WorkerPool", "WorkerError", "enqueue_best_trials", "digits_svm_objective",
+)
+__all__ += list(_DISTRIBUTED)
+
+
+def __getattr__(name):
+    if name in _DISTRIBUTED:
+        from . import distributed
+
+        return getattr(distributed, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
