@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmarks.arguments import names_among, positive_int
 from benchmarks.parallel import limit_threads, run_tasks
 
 REPO = Path(__file__).resolve().parent.parent
@@ -276,27 +277,6 @@ def plot(data: pd.DataFrame, curves: dict[tuple[str, str, int], np.ndarray], tri
 # Command line
 # ======================================================================================
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive int, got {text!r}")
-    return value
-
-
-def _names(known: dict[str, Any]):
-    def parse(text: str) -> list[str]:
-        names = [n.strip() for n in text.split(",") if n.strip()]
-        unknown = [n for n in names if n not in known]
-        if not names or unknown:
-            raise argparse.ArgumentTypeError(f"unknown name {unknown or text!r}; choose from "
-                                             + ", ".join(known))
-        return names
-    return parse
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.automl",
@@ -305,16 +285,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help=f"CI size: {', '.join(QUICK['datasets'])}, {QUICK['seeds']} seeds, "
                              f"{QUICK['trials']} trials; output in benchmarks/results/quick/automl/")
-    parser.add_argument("--datasets", type=_names(DATASETS),
+    parser.add_argument("--datasets", type=names_among("dataset", DATASETS),
                         help="comma-separated subset of: " + ", ".join(DATASETS))
-    parser.add_argument("--methods", type=_names(METHODS), default=list(METHODS),
+    parser.add_argument("--methods", type=names_among("method", METHODS), default=list(METHODS),
                         help="comma-separated subset of: " + ", ".join(METHODS))
-    parser.add_argument("--seeds", type=_positive, help=f"seeds (default {FULL['seeds']})")
-    parser.add_argument("--trials", type=_positive,
+    parser.add_argument("--seeds", type=positive_int, help=f"seeds (default {FULL['seeds']})")
+    parser.add_argument("--trials", type=positive_int,
                         help=f"MiniAutoML configurations, which also size the grid "
                              f"(default {FULL['trials']})")
     parser.add_argument("--out", type=Path, help="output folder (default benchmarks/results/automl/)")
-    parser.add_argument("--workers", type=_positive, default=min(2, os.cpu_count() or 1),
+    parser.add_argument("--workers", type=positive_int, default=min(2, os.cpu_count() or 1),
                         help="parallel processes (default: 2, or 1 on one core)")
     parser.add_argument("--check", action="store_true", help="exit 1 if any run crashed")
     args = parser.parse_args(argv)

@@ -69,6 +69,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmarks.arguments import names_among, positive_int
 from benchmarks.parallel import run_tasks
 
 REPO = Path(__file__).resolve().parent.parent
@@ -318,21 +319,6 @@ def run_all(tasks: list[tuple[str, int, Settings]], workers: int,
     """Run the tasks over ``workers`` processes (in this process when 1)."""
     return run_tasks(run_one, tasks, workers, log=log,
                      describe=lambda r: f"{r['method']:>16} seed {r['seed']:<3}")
-    import multiprocessing
-
-    # spawn, not fork: a forked child of a process that already ran OpenMP code can hang
-    pool = multiprocessing.get_context("spawn").Pool(workers)
-    try:
-        for result in pool.imap_unordered(run_one, tasks):
-            results.append(result)
-            report(result)
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
-    return results
 
 
 # ======================================================================================
@@ -535,25 +521,6 @@ def plot_curves(data: pd.DataFrame, methods: list[str], settings: Settings,
 # Command line
 # ======================================================================================
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive int, got {text!r}")
-    return value
-
-
-def _method_names(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in METHODS]
-    if not names or unknown:
-        raise argparse.ArgumentTypeError(f"unknown method {unknown or text!r}; choose from "
-                                         + ", ".join(METHODS))
-    return names
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.multifidelity",
@@ -562,19 +529,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help=f"{QUICK['seeds']} seeds, {QUICK['trials']} random-search trials (CI); "
                              "output in benchmarks/results/multifidelity/quick/")
-    parser.add_argument("--seeds", type=_positive, help=f"seeds per method (default {FULL['seeds']})")
-    parser.add_argument("--trials", type=_positive,
+    parser.add_argument("--seeds", type=positive_int, help=f"seeds per method (default {FULL['seeds']})")
+    parser.add_argument("--trials", type=positive_int,
                         help=f"random-search trials; they set every method's budget to trials * R "
                              f"(default {FULL['trials']})")
-    parser.add_argument("--max-epochs", type=_positive, default=27,
+    parser.add_argument("--max-epochs", type=positive_int, default=27,
                         help="R, the full budget in epochs; a power of eta (default 27)")
-    parser.add_argument("--eta", type=_positive, default=3, help="reduction factor (default 3)")
-    parser.add_argument("--asha-workers", type=_positive, default=4,
+    parser.add_argument("--eta", type=positive_int, default=3, help="reduction factor (default 3)")
+    parser.add_argument("--asha-workers", type=positive_int, default=4,
                         help="simulated workers of ASHA (default 4)")
-    parser.add_argument("--methods", type=_method_names, default=list(METHODS),
+    parser.add_argument("--methods", type=names_among("method", METHODS), default=list(METHODS),
                         help="comma-separated subset of: " + ", ".join(METHODS))
     parser.add_argument("--out", type=Path, help="output folder (default benchmarks/results/multifidelity/)")
-    parser.add_argument("--workers", type=_positive, default=min(2, os.cpu_count() or 1),
+    parser.add_argument("--workers", type=positive_int, default=min(2, os.cpu_count() or 1),
                         help="parallel processes (default: 2, or 1 on one core)")
     parser.add_argument("--check", action="store_true",
                         help="exit with status 1 if any method crashed (not a performance check)")

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmarks.arguments import names_among, positive_int
 from benchmarks.parallel import run_tasks
 from course.hpo.objectives import OBJECTIVES, Objective
 from course.hpo.sampler import Sampler, Trial
@@ -230,22 +231,6 @@ def run_all(tasks: list[tuple[str, str, int, int]], workers: int,
     """Run the tasks, over ``workers`` processes (in this process when 1)."""
     return run_tasks(run_one, tasks, workers, log=log, describe=lambda r: (
         f"{r['sampler']:>15} {r['objective']:<11} seed {r['seed']:<3}"))
-    import multiprocessing
-
-    # spawn, not fork: a forked child of a process that already ran torch/OpenMP can hang
-    context = multiprocessing.get_context("spawn")
-    pool = context.Pool(workers, initializer=_limit_threads)
-    try:
-        for result in pool.imap_unordered(run_one, tasks):
-            results.append(result)
-            report(result)
-        pool.close()  # let the workers exit cleanly (terminate() leaks their semaphores)
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
-    return results
 
 
 # ======================================================================================
@@ -391,27 +376,6 @@ def plot_curves(data: pd.DataFrame, samplers: list[str], objectives: list[str],
 # Command line
 # ======================================================================================
 
-def _names(kind: str, choices: Sequence[str]) -> Callable[[str], list[str]]:
-    def parse(text: str) -> list[str]:
-        names = [n.strip() for n in text.split(",") if n.strip()]
-        unknown = [n for n in names if n not in choices]
-        if not names or unknown:
-            raise argparse.ArgumentTypeError(
-                f"unknown {kind} {unknown or text!r}; choose from {', '.join(choices)}")
-        return names
-    return parse
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive int, got {text!r}")
-    return value
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.samplers",
@@ -419,15 +383,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help=f"{QUICK['seeds']} seeds x {QUICK['trials']} trials (CI); "
                              "output in benchmarks/results/quick/")
-    parser.add_argument("--seeds", type=_positive, help=f"seeds per run (default {FULL['seeds']})")
-    parser.add_argument("--trials", type=_positive, help=f"trials per run (default {FULL['trials']})")
-    parser.add_argument("--samplers", type=_names("sampler", list(SAMPLERS)), default=list(SAMPLERS),
+    parser.add_argument("--seeds", type=positive_int, help=f"seeds per run (default {FULL['seeds']})")
+    parser.add_argument("--trials", type=positive_int, help=f"trials per run (default {FULL['trials']})")
+    parser.add_argument("--samplers", type=names_among("sampler", SAMPLERS), default=list(SAMPLERS),
                         help="comma-separated subset of: " + ", ".join(SAMPLERS))
-    parser.add_argument("--objectives", type=_names("objective", list(OBJECTIVES)),
+    parser.add_argument("--objectives", type=names_among("objective", OBJECTIVES),
                         default=list(OBJECTIVES),
                         help="comma-separated subset of: " + ", ".join(OBJECTIVES))
     parser.add_argument("--out", type=Path, help="output folder (default benchmarks/results/)")
-    parser.add_argument("--workers", type=_positive, default=min(2, os.cpu_count() or 1),
+    parser.add_argument("--workers", type=positive_int, default=min(2, os.cpu_count() or 1),
                         help="parallel processes (default: 2, or 1 on one core)")
     parser.add_argument("--check", action="store_true",
                         help="exit with status 1 if any sampler crashed or proposed an invalid "

@@ -1,0 +1,31 @@
+"""Command-line argument types every benchmark shares, with errors that name the bad value."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable
+
+
+def positive_int(text: str) -> int:
+    """An ``argparse`` type: a positive int, e.g. ``--seeds 20``."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int, got {text!r}")
+    return value
+
+
+def names_among(kind: str, choices: Iterable[str]) -> Callable[[str], list[str]]:
+    """An ``argparse`` type: a comma-separated subset of ``choices``, e.g. ``--methods a,b``."""
+    choices = list(choices)
+
+    def parse(text: str) -> list[str]:
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        unknown = [n for n in names if n not in choices]
+        if not names or unknown:
+            raise argparse.ArgumentTypeError(
+                f"unknown {kind} {unknown or text!r}; choose from {', '.join(choices)}")
+        return names
+    return parse
