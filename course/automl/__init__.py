@@ -19,6 +19,10 @@ The package's areas, each a module (chapter 1 of the course; chapter 4 reuses th
 """
 
 from .cash import MODELS, REGRESSION_MODELS, build_pipeline, cash_space
+from .ensemble_selection import (METRICS, BaggedEnsembleSelectionResult, EnsembleSelectionClassifier,
+                                 EnsembleSelectionRegressor, EnsembleSelectionResult, bagged_ensemble_selection,
+                                 ensemble_predict, ensemble_selection)
+from .feature_engineering import FeatureConstructor, FilterSelector, ForwardSelector
 from .meta_dataset import PORTFOLIO, MetaDataset, load_meta_dataset
 from .metafeatures import metafeature_descriptions, metafeature_groups, metafeatures
 from .metalearning import (AlgorithmSelector, NearestDatasetWarmStart, leave_one_dataset_out_regret,
@@ -31,4 +35,7 @@ __all__ = [
     "PORTFOLIO", "MetaDataset", "load_meta_dataset",
     "NearestDatasetWarmStart", "AlgorithmSelector", "leave_one_dataset_out_regret",
     "leave_one_dataset_out_selection", "plot_regret_curves",
+    "ensemble_selection", "bagged_ensemble_selection", "ensemble_predict", "EnsembleSelectionResult",
+    "BaggedEnsembleSelectionResult", "EnsembleSelectionClassifier", "EnsembleSelectionRegressor", "METRICS",
+    "FeatureConstructor", "FilterSelector", "ForwardSelector",
 ]
