@@ -817,10 +817,12 @@ def launch_workers(study_name: str, objective: str, n_trials: int, n_workers: in
 
     Examples
     --------
-    >>> with launch_workers("svm", "course.hpo.distributed:digits_svm_objective", 20, 2,
-    ...                     journal_path="/tmp/studies.log") as pool:  # doctest: +SKIP
-    ...     pool.wait(timeout=300)
-    {'w0': 0, 'w1': 0}
+    Two workers share a 20-trial study in a journal file (the exit code of each worker
+    comes back; ``tests/test_distributed.py`` runs this for real)::
+
+        with launch_workers("svm", "course.hpo.distributed:digits_svm_objective", 20, 2,
+                            journal_path=Path(tmp) / "studies.log") as pool:
+            pool.wait(timeout=300)          # {'w0': 0, 'w1': 0}
     """
     if not isinstance(study_name, str) or not study_name:
         raise ValueError(f"study_name must be a non-empty str, got {study_name!r}")
