@@ -1,7 +1,8 @@
 """The notebooks: committed clean, the release up to date, and the release runnable.
 
 The solution notebooks themselves are executed by nbval (``pytest --nbval-lax solutions``,
-part of the default test run).
+part of the default test run). A released lab is executed here as a learner first opens
+it; a released tour holds exactly its source's code, so it is compared, not run twice.
 """
 
 import filecmp
@@ -64,8 +65,26 @@ def _is_learner_cell(cell) -> bool:
     return bool(meta.get("solution") or meta.get("grade"))
 
 
+def _has_learner_cells(path: Path) -> bool:
+    return any(_is_learner_cell(cell) for cell in nbformat.read(path, as_version=4).cells)
+
+
+LABS_RELEASED = [p for p in RELEASED if _has_learner_cells(p)]
+TOURS_RELEASED = [p for p in RELEASED if p not in LABS_RELEASED]
+
+
+@pytest.mark.parametrize("path", TOURS_RELEASED, ids=_rel)
+def test_released_tour_runs_the_code_nbval_executes(path):
+    # A tour has nothing for the learner to fill in: its release must hold exactly the code
+    # of its source, which nbval executes; running it a second time would prove nothing new.
+    source = nbformat.read(REPO / "solutions" / path.relative_to(REPO / "notebooks"), as_version=4)
+    released = nbformat.read(path, as_version=4)
+    code = [[c.source for c in nb.cells if c.cell_type == "code"] for nb in (source, released)]
+    assert code[0] == code[1], f"{_rel(path)}: the released tour's code differs from its source"
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("path", RELEASED, ids=_rel)
+@pytest.mark.parametrize("path", LABS_RELEASED, ids=_rel)
 def test_learner_notebook_runs_to_the_end_failing_only_where_the_learner_works(path):
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
@@ -81,4 +100,5 @@ def test_learner_notebook_runs_to_the_end_failing_only_where_the_learner_works(p
               and cell.cell_type == "code"]
     passing = [cell.metadata["nbgrader"]["grade_id"] for cell in graded
                if not any(o.get("ename") == "NotImplementedError" for o in cell.outputs)]
-    assert not passing, f"test cells that pass on the unsolved notebook: {passing}"   # (tours have none)
+    assert graded, f"{_rel(path)} has solution cells but no graded test cell"
+    assert not passing, f"test cells that pass on the unsolved notebook: {passing}"
