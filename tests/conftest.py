@@ -1,6 +1,8 @@
 """Shared test setup: keep every tool's files in a temporary folder, never the home directory."""
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -12,6 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("KERAS_BACKEND", "torch")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 _scratch = Path(tempfile.mkdtemp(prefix="course-tests-"))
+atexit.register(shutil.rmtree, _scratch, ignore_errors=True)
 os.environ.setdefault("KERAS_HOME", str(_scratch / "keras"))
 os.environ.setdefault("RAY_TMPDIR", str(_scratch / "ray"))
 os.environ.setdefault("MPLCONFIGDIR", str(_scratch / "matplotlib"))
