@@ -7,3 +7,17 @@
 * :mod:`course.tools.deployment`: choosing under a latency limit, saving and reloading a
   model safely, detecting drift and deciding when to re-tune.
 """
+
+from .deployment import (choose_under_latency, drift_report, ks_statistic, load_model, measure_latency, plot_drift,
+                         population_stability_index, predictions_match, save_model, should_retune)
+from .h2o_cluster import ClusterStartError, check_java, cluster_processes, h2o_cluster
+from .ranking import (average_ranks, check_protocol, critical_difference, dataset_ranks, mean_over_seeds,
+                      plot_average_ranks, rank_dataset, simulate_results, tied)
+
+__all__ = [
+    "h2o_cluster", "ClusterStartError", "check_java", "cluster_processes",
+    "check_protocol", "mean_over_seeds", "tied", "rank_dataset", "dataset_ranks", "average_ranks",
+    "critical_difference", "simulate_results", "plot_average_ranks",
+    "choose_under_latency", "measure_latency", "save_model", "load_model", "predictions_match",
+    "population_stability_index", "ks_statistic", "drift_report", "should_retune", "plot_drift",
+]
