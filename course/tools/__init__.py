@@ -8,6 +8,8 @@
   model safely, detecting drift and deciding when to re-tune.
 """
 
+from .comparison import (DATASETS, TOOL_NAMES, TOOLS, BudgetTooSmallError, ToolFailedError, ToolTimeoutError,
+                         compare, lines_of_code, load_split, plot_comparison, summarise)
 from .deployment import (choose_under_latency, drift_report, ks_statistic, load_model, measure_latency, plot_drift,
                          population_stability_index, predictions_match, save_model, should_retune)
 from .h2o_cluster import ClusterStartError, check_java, cluster_processes, h2o_cluster
@@ -15,6 +17,8 @@ from .ranking import (average_ranks, check_protocol, critical_difference, datase
                       plot_average_ranks, rank_dataset, simulate_results, tied)
 
 __all__ = [
+    "compare", "summarise", "plot_comparison", "lines_of_code", "load_split", "TOOLS", "TOOL_NAMES", "DATASETS",
+    "BudgetTooSmallError", "ToolTimeoutError", "ToolFailedError",
     "h2o_cluster", "ClusterStartError", "check_java", "cluster_processes",
     "check_protocol", "mean_over_seeds", "tied", "rank_dataset", "dataset_ranks", "average_ranks",
     "critical_difference", "simulate_results", "plot_average_ranks",
