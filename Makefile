@@ -40,7 +40,7 @@ grade: env
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=path/to/folder [OUT=grades]"; exit 2; }
 	$(BIN)/python -m autograder grade "$(SUBMISSIONS)" $(if $(OUT),--out "$(OUT)")
 
-BENCHMARKS := samplers multifidelity pbt automl ensembles nas
+BENCHMARKS := samplers multifidelity pbt automl ensembles nas tools
 
 benchmark: env
 	set -e; for b in $(BENCHMARKS); do \
