@@ -56,8 +56,11 @@ library for deep learning", JMLR 24(6) (2023) 1-6.
 
 Examples
 --------
->>> results = compare(["mini_automl"], ["wine"], seeds=1, budget_s=2)   # doctest: +SKIP
->>> summarise(results)                                                   # doctest: +SKIP
+The course's mini-AutoML on wine, one seed, a 2-second budget (``tests/test_tool_comparison.py``
+and ``benchmarks/tools.py`` run such comparisons for real)::
+
+    results = compare(["mini_automl"], ["wine"], seeds=1, budget_s=2)
+    summarise(results)      # one row per (dataset, tool): score, seconds, memory, lines
 """
 
 from __future__ import annotations
