@@ -141,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     csv = args.out / "results.csv"
     if args.append and csv.is_file():
         old = pd.read_csv(csv, keep_default_na=False, na_values=[""])
-        old["error"] = old["error"].fillna("").astype(str)
+        old["error"] = old["error"].astype(object).fillna("").astype(str)
         key = ["tool", "dataset", "seed"]
         kept = old.merge(results[key], on=key, how="left", indicator=True)
         old = old[(kept["_merge"] == "left_only").to_numpy()]
