@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.arguments import names_among, positive_int
+from benchmarks.arguments import exit_status, fill_sizes, names_among, positive_int
 from benchmarks.parallel import limit_threads, run_tasks
 
 REPO = Path(__file__).resolve().parent.parent
@@ -298,12 +298,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="parallel processes (default: 2, or 1 on one core)")
     parser.add_argument("--check", action="store_true", help="exit 1 if any run crashed")
     args = parser.parse_args(argv)
-    size = QUICK if args.quick else FULL
-    args.datasets = args.datasets or size["datasets"]
-    args.seeds = args.seeds or size["seeds"]
-    args.trials = args.trials or size["trials"]
-    args.out = args.out or (QUICK_OUT if args.quick else DEFAULT_OUT)
-    return args
+    return fill_sizes(args, QUICK, FULL, QUICK_OUT, DEFAULT_OUT)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -343,10 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"results in {args.out}")
     for failure in failures:
         print(failure["error"][1], file=sys.stderr)
-    if args.check and failures:
-        print(f"CHECK FAILED: {len(failures)} run(s) crashed", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(args.check, len(failures), "run(s) crashed")
 
 
 if __name__ == "__main__":

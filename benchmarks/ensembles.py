@@ -67,7 +67,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.arguments import names_among, positive_int
+from benchmarks.arguments import exit_status, names_among, positive_int
 from benchmarks.parallel import limit_threads, run_tasks
 
 REPO = Path(__file__).resolve().parent.parent
@@ -652,10 +652,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for failure in failures:
         print(f"{failure['dataset']} seed {failure['seed']}: {failure['message']}\n{failure['traceback']}",
               file=sys.stderr)
-    if args.check and failures:
-        print(f"CHECK FAILED: {len(failures)} failure(s)", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(args.check, len(failures), "failure(s)")
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.arguments import names_among, positive_int
+from benchmarks.arguments import exit_status, fill_sizes, names_among, positive_int
 from benchmarks.parallel import run_tasks
 
 REPO = Path(__file__).resolve().parent.parent
@@ -546,10 +546,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--check", action="store_true",
                         help="exit with status 1 if any method crashed (not a performance check)")
     args = parser.parse_args(argv)
-    size = QUICK if args.quick else FULL
-    args.seeds = args.seeds or size["seeds"]
-    args.trials = args.trials or size["trials"]
-    args.out = args.out or (DEFAULT_OUT / "quick" if args.quick else DEFAULT_OUT)
+    fill_sizes(args, QUICK, FULL, DEFAULT_OUT / "quick", DEFAULT_OUT)
     if args.eta < 2:
         parser.error(f"--eta must be >= 2, got {args.eta}")
     power = round(math.log(args.max_epochs, args.eta))
@@ -596,10 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(report)
     print(f"results in {args.out}")
-    if args.check and failures:
-        print(f"CHECK FAILED: {len(failures)} run(s) crashed", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(args.check, len(failures), "run(s) crashed")
 
 
 if __name__ == "__main__":

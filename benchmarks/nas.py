@@ -65,6 +65,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmarks.arguments import exit_status
 from benchmarks.parallel import limit_threads, run_tasks
 from course.hpo import Hyperband, RandomSampler, SearchExhausted, TPESampler, Trial
 from course.hpo.sampler import Sampler, checked_proposal
@@ -348,10 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(text)
     for failure in failures:
         print(failure, file=sys.stderr)
-    if args.check and failures:
-        print(f"CHECK FAILED: {len(failures)} run(s) crashed", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(args.check, len(failures), "run(s) crashed")
 
 
 if __name__ == "__main__":

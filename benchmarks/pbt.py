@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmarks.arguments import exit_status
 from benchmarks.parallel import limit_threads
 from course.hpo.pbt import PBT, TOY_Q_MAX, mlp_digits_stateful, plot_schedules, toy_problem
 from course.hpo.scheduler import run_schedule
@@ -454,10 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"results in {args.out}")
     for failure in failures:
         print(failure, file=sys.stderr)
-    if args.check and failures:
-        print(f"CHECK FAILED: {len(failures)} run(s) crashed", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(args.check, len(failures), "run(s) crashed")
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.arguments import names_among, positive_int
+from benchmarks.arguments import exit_status, fill_sizes, names_among, positive_int
 from benchmarks.parallel import run_tasks
 from course.hpo.objectives import OBJECTIVES, Objective
 from course.hpo.sampler import Sampler, Trial
@@ -397,11 +397,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="exit with status 1 if any sampler crashed or proposed an invalid "
                              "configuration (not a performance check)")
     args = parser.parse_args(argv)
-    size = QUICK if args.quick else FULL
-    args.seeds = args.seeds or size["seeds"]
-    args.trials = args.trials or size["trials"]
-    args.out = args.out or (DEFAULT_OUT / "quick" if args.quick else DEFAULT_OUT)
-    return args
+    return fill_sizes(args, QUICK, FULL, DEFAULT_OUT / "quick", DEFAULT_OUT)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -446,11 +442,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(table)
     print(f"results in {args.out}")
-    if args.check and failures:
-        print(f"CHECK FAILED: {len(failures)} run(s) crashed or proposed invalid configurations",
-              file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(args.check, len(failures), "run(s) crashed or proposed invalid configurations")
 
 
 if __name__ == "__main__":

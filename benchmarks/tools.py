@@ -43,7 +43,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.arguments import names_among, positive_int
+from benchmarks.arguments import exit_status, fill_sizes, names_among, positive_int
 from benchmarks.parallel import limit_threads
 from course.tools.comparison import DATASETS, TOOL_NAMES, TOOLS, compare, plot_comparison, summarise
 
@@ -119,12 +119,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "the old one): run a long benchmark in parts")
     parser.add_argument("--check", action="store_true", help="exit 1 if any cell did not finish")
     args = parser.parse_args(argv)
-    size = QUICK if args.quick else FULL
-    args.datasets = args.datasets or size["datasets"]
-    args.seeds = args.seeds or size["seeds"]
-    args.budget = args.budget or size["budget"]
-    args.out = args.out or (QUICK_OUT if args.quick else DEFAULT_OUT)
-    return args
+    return fill_sizes(args, QUICK, FULL, QUICK_OUT, DEFAULT_OUT)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -166,11 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(report)
     print(f"results in {args.out}")
-    failed = int((results["status"] != "ok").sum())
-    if args.check and failed:
-        print(f"CHECK FAILED: {failed} cell(s) did not finish", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status(args.check, int((results["status"] != "ok").sum()), "cell(s) did not finish")
 
 
 if __name__ == "__main__":
