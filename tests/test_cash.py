@@ -12,8 +12,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
 from course.automl.cash import (FEATURES, IMPUTERS, MODELS, REGRESSION_MODELS, SCALERS,
-                                PolynomialOnBestFeatures, SelectBestFraction, build_pipeline,
-                                cash_space, components)
+                                PolynomialOnBestFeatures, SelectBestFraction, StableSignPCA,
+                                build_pipeline, cash_space, components)
 from course.hpo import RandomSampler, TPESampler, Trial
 
 # the models' iterations are capped on purpose (cheap fits); their convergence warnings are expected
@@ -173,7 +173,7 @@ def test_hyperparameters_reach_the_estimators():
                           random_state=7)
     assert pipe.named_steps["scaler"] == "passthrough" and pipe.named_steps["imputer"] == "passthrough"
     pca = pipe.named_steps["features"]
-    assert isinstance(pca, PCA) and pca.n_components == 0.8 and pca.random_state == 7
+    assert isinstance(pca, StableSignPCA) and pca.n_components == 0.8 and pca.random_state == 7
     calibrated = pipe.named_steps["model"]
     assert isinstance(calibrated, CalibratedClassifierCV)
     svc = calibrated.estimator
@@ -284,3 +284,41 @@ def test_polynomial_on_best_features_appends_products():
         PolynomialOnBestFeatures(n_inputs=0).fit(X, y)
     with pytest.raises(ValueError, match="task must be"):
         PolynomialOnBestFeatures(task="ranking").fit(X, y)
+
+
+def _ulp_rescaled(X: np.ndarray, seed: int) -> np.ndarray:
+    """X with every column scaled by 1 +- 1 or 2 ulp: another CPU's rounding, emulated."""
+    steps = np.random.default_rng(seed).choice([-2, -1, 1, 2], size=X.shape[1])
+    return X * (1.0 + steps * np.finfo(float).eps)
+
+
+def test_stable_sign_pca_does_not_let_rounding_pick_the_signs():
+    # Two standardised features: the principal directions are (1, 1)/sqrt(2) and
+    # (1, -1)/sqrt(2), so the two loadings of each component tie in magnitude.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    X = np.column_stack([x, 0.6 * x + rng.normal(size=200)])
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    signs_sklearn, signs_stable = set(), set()
+    for seed in range(40):
+        Xs = _ulp_rescaled(X, seed)
+        signs_sklearn.add(tuple(np.sign(PCA(2).fit(Xs).components_[:, 0])))
+        signs_stable.add(tuple(np.sign(StableSignPCA(2).fit(Xs).components_[:, 0])))
+    assert len(signs_sklearn) > 1   # the knife-edge exists: scikit-learn's signs follow the rounding
+    assert signs_stable == {(1.0, 1.0)}   # here the first of two tied loadings is positive
+
+
+def test_stable_sign_pca_is_pca_up_to_the_signs():
+    X, y = make_classification(n_samples=120, n_features=8, random_state=3)
+    for whiten in (False, True):
+        ours, theirs = StableSignPCA(0.9, whiten=whiten).fit(X), PCA(0.9, whiten=whiten).fit(X)
+        assert ours.n_components_ == theirs.n_components_ >= 2
+        np.testing.assert_allclose(ours.explained_variance_, theirs.explained_variance_)
+        signs = np.sign(np.sum(ours.components_ * theirs.components_, axis=1))
+        np.testing.assert_allclose(ours.components_, signs[:, None] * theirs.components_)
+        np.testing.assert_allclose(ours.transform(X), theirs.transform(X) * signs, atol=1e-9)
+        np.testing.assert_allclose(StableSignPCA(0.9, whiten=whiten).fit_transform(X),
+                                   ours.transform(X))
+        largest = np.abs(ours.components_).argmax(axis=1)   # no ties here: the largest is positive
+        assert (ours.components_[np.arange(len(largest)), largest] > 0).all()
+    assert StableSignPCA(3, random_state=1).get_params() == PCA(3, random_state=1).get_params()

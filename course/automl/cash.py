@@ -86,7 +86,7 @@ from course.hpo.space import Categorical, Float, Int, Parameter, SearchSpace
 __all__ = [
     "MODELS", "REGRESSION_MODELS", "TASKS", "IMPUTERS", "SCALERS", "FEATURES",
     "Hyperparameter", "Component", "models_for", "components", "cash_space",
-    "build_pipeline", "SelectBestFraction", "PolynomialOnBestFeatures",
+    "build_pipeline", "SelectBestFraction", "PolynomialOnBestFeatures", "StableSignPCA",
 ]
 
 TASKS = ("classification", "regression")
@@ -165,7 +165,7 @@ def _cat(name, choices, default, *, when=None) -> Hyperparameter:
 
 
 # ======================================================================================
-# Two feature steps that need the number of features, known only at fit time
+# The feature steps: two that need the number of features (known only at fit time), and PCA
 # ======================================================================================
 
 def _univariate_scores(X: np.ndarray, y: np.ndarray, task: str) -> np.ndarray:
@@ -276,6 +276,41 @@ class PolynomialOnBestFeatures(TransformerMixin, BaseEstimator):
         return np.concatenate([names, np.array(products, dtype=object)])
 
 
+class StableSignPCA(PCA):
+    """:class:`~sklearn.decomposition.PCA` whose components' signs do not hang on rounding.
+
+    A principal component is defined up to its sign. scikit-learn fixes the sign by
+    making each component's largest-magnitude loading positive. When two loadings tie
+    in magnitude, which one counts as the largest is decided by the last bit of a
+    float, and that differs between CPUs (BLAS kernels, vector instructions). Ties are
+    not rare: two standardised features always have the principal directions
+    ``(1, 1) / sqrt(2)`` and ``(1, -1) / sqrt(2)``. A flipped component is harmless to
+    sign-symmetric models (k-NN, linear models) but not to trees, boosting or an MLP
+    (whose random initialisation is not symmetric), so their scores moved between
+    machines.
+
+    Here the *first* loading whose magnitude is within a relative :attr:`TIE` of the
+    largest is made positive: exact ties are broken by position, not by rounding. The
+    subspace, the variances and whitening are PCA's own.
+    """
+
+    #: Loadings whose magnitudes differ by less than this, relatively, count as tied.
+    #: Rounding moves them by about 1e-14; real differences are far larger.
+    TIE = 1e-9
+
+    def fit(self, X, y=None) -> "StableSignPCA":
+        super().fit(X, y)
+        magnitude = np.abs(self.components_)
+        tied = magnitude >= (1.0 - self.TIE) * magnitude.max(axis=1, keepdims=True)
+        first = tied.argmax(axis=1)
+        signs = np.sign(self.components_[np.arange(len(first)), first])
+        self.components_ *= signs[:, None]
+        return self
+
+    def fit_transform(self, X, y=None) -> np.ndarray:
+        return self.fit(X, y).transform(X)
+
+
 # ======================================================================================
 # The components: preprocessing
 # ======================================================================================
@@ -311,7 +346,7 @@ FEATURES: dict[str, Component] = {
     "pca": Component(
         "pca",
         # a float n_components keeps the fewest components explaining that share of variance
-        lambda hp, task, random_state, probability: PCA(
+        lambda hp, task, random_state, probability: StableSignPCA(
             n_components=hp["variance"], whiten=hp["whiten"], svd_solver="full",
             random_state=random_state),
         (_float("variance", 0.5, 0.999, 0.95), _cat("whiten", [False, True], False))),
