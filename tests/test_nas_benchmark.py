@@ -267,17 +267,25 @@ def test_a_partial_table_is_refused_unless_asked_and_then_missing_cells_raise(tm
 
 # -- reproducing the table --------------------------------------------------------------------
 def test_retraining_sampled_architectures_reproduces_the_table(bench):
-    """Training is deterministic, so on a machine like the one that made the table (same torch,
-    same CPU vector instructions) the accuracies repeat exactly. Elsewhere torch's kernels round
-    differently and SGD amplifies the last bits, so only the 9-epoch accuracies are compared,
-    within 3 points (11 of 360 images)."""
+    """Training is deterministic, so with the same libraries on the same CPU model (the table's
+    recorded provenance) the accuracies repeat exactly.
+
+    Elsewhere torch's kernels (its own vector code, MKL and oneDNN, each chosen by the CPU)
+    round differently and SGD amplifies the last bits. Measured against the committed table
+    (made on an AVX-512 machine) by retraining 150 of its rows here on AVX2, and 150 again
+    with ``ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41 MKL_ENABLE_INSTRUCTIONS=SSE4_2``:
+    the largest differences were 2 images of 360 after 1 epoch, 18 after 3 (mid-schedule, at a
+    high learning rate) and 3 after 9. So elsewhere the 1- and 9-epoch accuracies must agree
+    within 3 points (11 images, over three times the largest seen), which a change of data,
+    recipe or network still breaks; the 3-epoch ones are not compared.
+    """
     recorded = json.loads(DEFAULT_TABLE.with_suffix(".json").read_text())["provenance"]
-    same_machine = recorded == {**recorded, **make_benchmark.provenance()}
+    same_machine = recorded == make_benchmark.provenance()
     rows = bench.table.sample(2, random_state=np.random.default_rng(7).integers(2**31))
     for _, row in rows.iterrows():
         new = make_benchmark.train_row((row["arch"], int(row["seed"])))
         assert new["params"] == row["params"]
-        for b in BUDGETS if same_machine else BUDGETS[-1:]:
+        for b in BUDGETS if same_machine else (BUDGETS[0], BUDGETS[-1]):
             for metric in ("valid_accuracy", "test_accuracy"):
                 key = f"{metric}_{b}"
                 if same_machine:

@@ -78,13 +78,37 @@ def settings() -> dict[str, Any]:
 
 
 def provenance() -> dict[str, Any]:
-    """Where the table was made: library versions and the CPU's vector instructions (torch's
-    kernels, hence the last bits of every training, depend on them)."""
+    """Where the table was made: library versions, the CPU model and its vector instructions.
+
+    torch's kernels, hence the last bits of every training, depend on the CPU: on its vector
+    instructions, and beyond them on the vendor and model (MKL and oneDNN choose code paths by
+    both), so only the same model with the same libraries repeats the table bit for bit.
+    """
     import sklearn
     import torch
 
     return {"torch": torch.__version__, "scikit-learn": sklearn.__version__, "python": platform.python_version(),
-            "machine": platform.machine(), "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+            "machine": platform.machine(), "cpu": _cpu_model(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
+def _cpu_model() -> str:
+    """The CPU's vendor, model name, family and model number (``/proc/cpuinfo`` on Linux, else
+    what ``platform`` knows). The numbers matter: a virtual machine may name two generations of
+    a processor alike ("AMD EPYC")."""
+    fields: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if not key.strip():
+                break  # the first processor's block is enough
+            fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    if "model name" not in fields:
+        return platform.processor() or "unknown"
+    return (f"{fields.get('vendor_id', '?')} {fields['model name']} (family {fields.get('cpu family', '?')}, "
+            f"model {fields.get('model', '?')})")
 
 
 def read_rows(path: str | os.PathLike) -> list[dict[str, str]]:
