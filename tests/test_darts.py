@@ -9,8 +9,9 @@ import torch
 from course.nas.cell_space import EDGES, N_NODES, OPERATIONS, canonical
 from course.nas.benchmark import load_benchmark
 from course.nas.darts import (COLLAPSE_SETTINGS, DartsResult, MixedOp, SearchCell, SearchNetwork,
-                              compare_with_benchmark, darts_search, derive_genotype, operation_weights,
-                              plot_alpha_evolution, plot_skip_weight, retrain_genotype, skip_fraction)
+                              compare_with_benchmark, darts_search, darts_searches, derive_genotype,
+                              operation_weights, plot_alpha_evolution, plot_skip_weight, retrain_genotype,
+                              skip_fraction)
 from course.nas.network import EPOCHS, Cell, digits_splits
 
 NONE, SKIP, CONV, POOL = (OPERATIONS.index(name) for name in ("none", "skip_connect", "conv_3x3", "avg_pool_3x3"))
@@ -357,3 +358,23 @@ def test_collapse_settings_run_a_deeper_supernet():
     result = darts_search(**{**COLLAPSE_SETTINGS, "epochs": 1})
     assert len(result.network.cells) == COLLAPSE_SETTINGS["n_cells"] > 1  # deeper than the retrained network
     assert result.alphas.shape == (2, len(EDGES), len(OPERATIONS))
+
+
+def test_searches_side_by_side_equal_the_same_searches_alone():
+    searches = {"plain": dict(epochs=1, seed=3), "dropout": dict(epochs=1, seed=4, skip_dropout=0.5)}
+    together = darts_searches(searches, workers=2)
+    assert list(together) == ["plain", "dropout"]
+    for name, kwargs in searches.items():
+        alone = darts_search(**kwargs)
+        np.testing.assert_array_equal(together[name].alphas, alone.alphas)
+        assert together[name].genotype == alone.genotype
+
+
+@pytest.mark.parametrize("searches, workers, error, message", [
+    ([dict(epochs=1)], 2, TypeError, "must map a name"),
+    ({"a": dict(epochs=1, learning_rate=0.1)}, 2, ValueError, "search 'a'.*learning_rate"),
+    ({"a": dict(epochs=1)}, 0, ValueError, "workers"),
+])
+def test_searches_side_by_side_refuse_bad_arguments_before_starting(searches, workers, error, message):
+    with pytest.raises(error, match=message):
+        darts_searches(searches, workers=workers)
