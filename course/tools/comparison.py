@@ -416,8 +416,8 @@ def _cell_main(folder: str) -> None:
     """The child process (``python -c``): run one runner, write predictions or the error.
 
     It reads ``cell.pkl`` from ``folder`` (the runner is pickled by reference, so its
-    module must be importable; ``sys_path.json`` holds the caller's ``sys.path``) and
-    writes ``result.pkl`` there, atomically.
+    module must be importable; ``sys_path.json`` holds the caller's ``sys.path``), writes
+    ``result.pkl`` there, atomically, and ends the process without running exit handlers.
     """
     import json
     import pickle
@@ -441,6 +441,11 @@ def _cell_main(folder: str) -> None:
     with open(os.path.join(folder, "result.tmp"), "wb") as file:
         pickle.dump(message, file)
     os.replace(os.path.join(folder, "result.tmp"), os.path.join(folder, "result.pkl"))
+    # Leave at once: a tool's teardown at interpreter exit is not part of the cell (closing
+    # TPOT's dask cluster took 6 s), and the parent kills whatever the tool left running.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _own_peak_mb() -> float:
