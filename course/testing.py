@@ -1,5 +1,6 @@
 """Seeded random search spaces and objectives, for tests that compare an
-implementation with the reference on many inputs (pytest and the labs' hidden tests)."""
+implementation with the reference on many inputs (pytest and the labs' hidden tests),
+and a way to emulate another CPU's rounding."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from .hpo.space import Categorical, Float, Int, Parameter, SearchSpace
 
-__all__ = ["random_space", "random_objective", "references_used"]
+__all__ = ["random_space", "random_objective", "references_used", "rescaled_by_ulps"]
 
 
 def random_space(seed: int, *, n_params: int | None = None, conditional: bool = False) -> SearchSpace:
@@ -113,3 +114,26 @@ def references_used(func: Callable, *references: Any) -> list[str]:
         except ValueError:  # an empty cell
             pass
     return sorted(found)
+
+
+def rescaled_by_ulps(X: Any, seed: int) -> np.ndarray:
+    """``X`` with each column multiplied by ``1 + k * eps``, ``k`` drawn from -2, -1, 1, 2 per column.
+
+    Another CPU (other BLAS kernels, other vector instructions) rounds the same computation
+    differently in the last bits. A result that changes when its input moves by a few ulps
+    (this moves each value by ``|k|`` to ``2|k|`` ulps) hangs on a knife-edge and will not repeat there; one that does not is very likely to.
+    Scaling whole columns keeps ties between samples (equal values stay equal), so only the
+    rounding of what is computed from them changes.
+
+    Examples
+    --------
+    >>> X = np.array([[1.0, 3.0], [2.0, 3.0]])
+    >>> Y = rescaled_by_ulps(X, seed=0)
+    >>> bool(np.all(Y != X)), bool(np.allclose(Y, X, rtol=1e-15, atol=0)), bool(Y[0, 1] == Y[1, 1])
+    (True, True, True)
+    """
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2:
+        raise ValueError(f"X must be a 2-d array, got shape {X.shape}")
+    steps = np.random.default_rng(seed).choice([-2, -1, 1, 2], size=X.shape[1])
+    return X * (1.0 + steps * np.finfo(float).eps)

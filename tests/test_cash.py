@@ -15,6 +15,7 @@ from course.automl.cash import (FEATURES, IMPUTERS, MODELS, REGRESSION_MODELS, S
                                 PolynomialOnBestFeatures, SelectBestFraction, StableSignPCA,
                                 build_pipeline, cash_space, components)
 from course.hpo import RandomSampler, TPESampler, Trial
+from course.testing import rescaled_by_ulps
 
 # the models' iterations are capped on purpose (cheap fits); their convergence warnings are expected
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -286,12 +287,6 @@ def test_polynomial_on_best_features_appends_products():
         PolynomialOnBestFeatures(task="ranking").fit(X, y)
 
 
-def _ulp_rescaled(X: np.ndarray, seed: int) -> np.ndarray:
-    """X with every column scaled by 1 +- 1 or 2 ulp: another CPU's rounding, emulated."""
-    steps = np.random.default_rng(seed).choice([-2, -1, 1, 2], size=X.shape[1])
-    return X * (1.0 + steps * np.finfo(float).eps)
-
-
 def test_stable_sign_pca_does_not_let_rounding_pick_the_signs():
     # Two standardised features: the principal directions are (1, 1)/sqrt(2) and
     # (1, -1)/sqrt(2), so the two loadings of each component tie in magnitude.
@@ -301,7 +296,7 @@ def test_stable_sign_pca_does_not_let_rounding_pick_the_signs():
     X = (X - X.mean(axis=0)) / X.std(axis=0)
     signs_sklearn, signs_stable = set(), set()
     for seed in range(40):
-        Xs = _ulp_rescaled(X, seed)
+        Xs = rescaled_by_ulps(X, seed)   # another CPU's rounding, emulated
         signs_sklearn.add(tuple(np.sign(PCA(2).fit(Xs).components_[:, 0])))
         signs_stable.add(tuple(np.sign(StableSignPCA(2).fit(Xs).components_[:, 0])))
     assert len(signs_sklearn) > 1   # the knife-edge exists: scikit-learn's signs follow the rounding

@@ -14,6 +14,7 @@ import pytest
 from course.automl import meta_dataset as md
 from course.automl.cash import MODELS, build_pipeline, cash_space
 from course.automl.metafeatures import metafeature_groups
+from course.testing import rescaled_by_ulps
 
 # Small datasets of three kinds (bundled, make_classification, make_circles with a skewed
 # feature): about 15 s together on one core.
@@ -74,11 +75,10 @@ def test_rows_regenerate_from_their_seeds(committed, name):
 
 
 def _rescaled_by_ulps(load, seed):
-    """``load`` with each column multiplied by 1 + k ulp (k = -2, -1, 1 or 2, drawn per column)."""
+    """``load``, its features passed through :func:`course.testing.rescaled_by_ulps`."""
     def rescaled(name):
         X, y = load(name)
-        steps = np.random.default_rng(seed).choice([-2, -1, 1, 2], size=X.shape[1])
-        return X * (1.0 + steps * np.finfo(float).eps), y
+        return rescaled_by_ulps(X, seed), y
     return rescaled
 
 

@@ -67,3 +67,15 @@ def test_random_spaces_and_objectives_are_seeded(seed):
     assert repr(a) == repr(b)
     config = a.sample(np.random.default_rng(seed))
     assert random_objective(a, seed)(config) == random_objective(b, seed)(config) >= 0
+
+
+def test_rescaled_by_ulps_moves_every_value_by_a_few_ulps_and_keeps_ties():
+    from course.testing import rescaled_by_ulps
+
+    X = np.array([[1.0, -3.0, 0.5], [1.0, 7.0, 0.5]])
+    Y = rescaled_by_ulps(X, seed=1)
+    ulps = np.abs(Y - X) / np.spacing(np.abs(X))
+    assert np.all((ulps >= 1) & (ulps <= 4)) and np.array_equal(Y[0, [0, 2]], Y[1, [0, 2]])
+    assert np.array_equal(rescaled_by_ulps(X, seed=1), Y)
+    with pytest.raises(ValueError, match="2-d"):
+        rescaled_by_ulps(np.ones(3), seed=0)
