@@ -50,9 +50,11 @@ from course.tools.comparison import DATASETS, TOOL_NAMES, TOOLS, compare, plot_c
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "tools"
 QUICK_OUT = REPO / "benchmarks" / "results" / "quick" / "tools"
-# TPOT finishes no pipeline below a few seconds here (its clock includes starting its dask
-# worker): the quick budget is the smallest at which every tool finishes, so --check can pass
-QUICK = {"datasets": ["breast_cancer", "wine", "diabetes"], "seeds": 1, "budget": 5.0}
+# TPOT finishes no pipeline below a few seconds (its clock includes starting its dask worker),
+# and how many depends on the CPU: 5 s sufficed on the machine that wrote this benchmark but
+# not on a slower one of the same kind (AMD EPYC, family 25), where 8 s did. The quick budget
+# keeps a margin over that, so that --check passes on any machine of this kind.
+QUICK = {"datasets": ["breast_cancer", "wine", "diabetes"], "seeds": 1, "budget": 10.0}
 FULL = {"datasets": ["breast_cancer", "wine", "diabetes"], "seeds": 3, "budget": 20.0}
 
 
