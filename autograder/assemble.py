@@ -37,13 +37,15 @@ def read_submission(raw: bytes) -> NotebookNode:
     """Parse a submitted file, or raise :class:`UnreadableNotebook` saying why."""
     try:
         data = json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise UnreadableNotebook("not a notebook: JSON nested too deeply") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise UnreadableNotebook(f"not valid JSON ({err.__class__.__name__}: {err})") from None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise UnreadableNotebook("valid JSON but not a notebook (no list of cells)")
     try:
         nb = nbformat.reads(json.dumps(data), as_version=4)
-    except Exception as err:  # nbformat raises several kinds for malformed notebooks
+    except (Exception, RecursionError) as err:  # nbformat raises several kinds for malformed notebooks
         raise UnreadableNotebook(f"not a valid notebook ({err.__class__.__name__})") from None
     for cell in nb.cells:
         if not isinstance(cell.get("source", ""), str):

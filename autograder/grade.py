@@ -29,12 +29,14 @@ import hashlib
 import html
 import json
 import os
+import queue
 import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -47,7 +49,7 @@ from .assemble import UnreadableNotebook, assemble, read_submission
 from .config import CELL_TIMEOUT, REPO_ROOT, SOLUTIONS
 from .nbgrader_course import NbgraderCourse
 from .release import chapters_with_notebooks
-from .sandbox import ENV_SETTINGS
+from .sandbox import ENV_SETTINGS, REFUSAL
 
 GRADES_COLUMNS = ("student", "notebook", "score", "max_score", "status")
 DETAILS_COLUMNS = ("student", "notebook", "part", "score", "max_score", "reason")
@@ -56,6 +58,8 @@ STUDENT_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 GRADER_VERSION = "2"          # part of every saved result's key: a new grader regrades
 MAX_NOTEBOOK_BYTES = 20 * 2**20
 MAX_ZIP_BYTES = 200 * 2**20
+TEMP_PREFIX, OWNER_FILE = "autograder-grade-", "grader.pid"
+UID_BASE, UID_STRIDE = 3_000_000_000, 256    # kernels' uids: above any real user, below 2**32 - 1
 HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
 
 
@@ -74,6 +78,7 @@ class Limits:
     memory_mb: int = 4096
     cell_seconds: int = CELL_TIMEOUT
     notebook_seconds: int = 900
+    processes: int = 256        # processes and threads at once (as root: of its own uid)
 
 
 @dataclass
@@ -176,6 +181,16 @@ def _reason(cell) -> str:
     return f"{ename}: {evalue}"[:300] if evalue else ename
 
 
+def _limits_hit(graded) -> dict[int, str]:
+    """Cells (by position) stopped by a limit, with the limit: the real cause of later errors."""
+    hit = {}
+    for i, cell in enumerate(graded.cells):
+        reason = _reason(cell) if cell.cell_type == "code" else ""
+        if reason.startswith(("took longer", "ran out of memory")):
+            hit[i] = reason
+    return hit
+
+
 def _sanitise_for_feedback(nb) -> None:
     """No hidden tests and no traceback lines (they quote test code) in what students see."""
     for cell in nb.cells:
@@ -210,8 +225,21 @@ def _parts_of(release) -> list[tuple[str, float]]:
             for c in release.cells if c.metadata.get("nbgrader", {}).get("grade")]
 
 
+def _keys_of(chapters: list[str], releases: dict) -> list[str]:
+    return [k for ch in chapters for k in sorted(releases) if k.startswith(ch + "/")]
+
+
+def _unscored(key: str, release, status: str, why: str, student: str) -> dict:
+    """A notebook's result with every part at 0 for one reason (missing, unreadable, failed)."""
+    result = {"notebook": key, "score": 0.0, "max_score": sum(p for _, p in _parts_of(release)),
+              "status": status, "findings": [],
+              "parts": [{"part": g, "score": 0.0, "max_score": p, "reason": why} for g, p in _parts_of(release)]}
+    result["feedback"] = _feedback_page(student, result, None)
+    return result
+
+
 def _grade_student(sub: Submission, chapters: list[str], template: Path, workdir: Path,
-                   releases: dict[str, nbformat.NotebookNode], hide: list[str], limits: Limits,
+                   releases: dict[str, nbformat.NotebookNode], uid: int, limits: Limits,
                    kernels: Path) -> list[dict]:
     """Grade every notebook of one student; return one result dict per course notebook."""
     from nbgrader.api import Gradebook, MissingEntry
@@ -224,26 +252,26 @@ def _grade_student(sub: Submission, chapters: list[str], template: Path, workdir
         f.write(f"\nc.ExecutePreprocessor.kernel_name = 'course-sandbox'\n"
                 f"c.ExecutePreprocessor.timeout = {int(limits.cell_seconds)}\n"
                 f"c.Execute.timeout = {int(limits.cell_seconds)}\n"
-                f"c.KernelManager.transport = 'ipc'\nc.KernelManager.ip = {str(home / 'ipc' / 'kernel')!r}\n")
+                f"c.KernelManager.transport = 'ipc'\nc.KernelManager.ip = {str(home / 'ipc' / 'kernel')!r}\n"
+                # a neighbour's load can delay output: late output never drops an honest notebook
+                "c.Execute.raise_on_iopub_timeout = False\nc.Execute.iopub_timeout = 30\n"
+                "from autograder.execute import autograde_preprocessors\n"
+                "c.Autograde.autograde_preprocessors = autograde_preprocessors()\n")
     results, prepared = [], {}
-    for key in [k for ch in chapters for k in sorted(releases) if k.startswith(ch + "/")]:
+    for key in _keys_of(chapters, releases):
         release = releases[key]
         chapter, name = key.split("/")
-        result = {"notebook": key, "score": 0.0, "max_score": sum(p for _, p in _parts_of(release)),
-                  "status": "graded", "findings": [], "parts": []}
-        results.append(result)
         if key not in sub.notebooks:
-            result["status"] = "missing"
-            result["parts"] = [{"part": g, "score": 0.0, "max_score": p, "reason": "not handed in"}
-                               for g, p in _parts_of(release)]
+            results.append(_unscored(key, release, "missing", "not handed in", sub.student))
             continue
         try:
             assembled = assemble(read_submission(sub.notebooks[key]), release)
         except UnreadableNotebook as err:
-            result["status"] = "error"
-            result["parts"] = [{"part": g, "score": 0.0, "max_score": p, "reason": f"unreadable notebook: {err}"}
-                               for g, p in _parts_of(release)]
+            results.append(_unscored(key, release, "error", f"unreadable notebook: {err}", sub.student))
             continue
+        result = {"notebook": key, "score": 0.0, "max_score": sum(p for _, p in _parts_of(release)),
+                  "status": "graded", "findings": [], "parts": []}
+        results.append(result)
         result["findings"] += assembled.findings
         dest = course / "submitted" / sub.student / chapter / name
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -251,15 +279,16 @@ def _grade_student(sub: Submission, chapters: list[str], template: Path, workdir
         prepared[key] = assembled
 
     for chapter in sorted({k.split("/")[0] for k in prepared}):
+        # the kernel sees the Python installation, the course package and its own folders only
         settings = {"memory_mb": limits.memory_mb, "cpu_seconds": limits.notebook_seconds,
-                    "home": str(home), "writable": [str(home)], "needed": [str(REPO_ROOT)],
-                    "hide_all_but_needed": [tempfile.gettempdir()],
-                    # autograded/<student>/ is where the kernel runs: only this student's files
-                    "hide": hide + [str(course / d) for d in ("source", "release", "submitted", "feedback",
-                                                              "gradebook.db", "nbgrader_config.py")]}
+                    "processes": limits.processes, "uid": uid, "home": str(home),
+                    "needed": [str(REPO_ROOT / "course")], "started": str(workdir / "sandboxed-kernels")}
         env = {**os.environ, ENV_SETTINGS: json.dumps(settings), "JUPYTER_PATH": str(kernels)}
-        log = _run_limited(course, ["autograde", chapter, "--student", sub.student, "--force", "--create"],
-                           env, limits.notebook_seconds * 2 + 60)
+        try:
+            log = _run_limited(course, ["autograde", chapter, "--student", sub.student, "--force", "--create"],
+                               env, limits.notebook_seconds * 2 + 60)
+        finally:
+            _kill_user(uid)    # whatever the student's code left running, anywhere
         with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
             for result in results:
                 key = result["notebook"]
@@ -273,6 +302,8 @@ def _grade_student(sub: Submission, chapters: list[str], template: Path, workdir
                 except MissingEntry:
                     scores = None
                 graded = nbformat.read(graded_path, as_version=4) if graded_path.is_file() else None
+                if not (workdir / "sandboxed-kernels").is_file():     # fail closed, never unfenced
+                    scores, graded, log = None, None, log + "\n" + REFUSAL + "the kernel was not the sandbox's"
                 _score(result, prepared[key], releases[key], scores, graded, log)
                 if graded is not None:
                     _sanitise_for_feedback(graded)
@@ -281,6 +312,68 @@ def _grade_student(sub: Submission, chapters: list[str], template: Path, workdir
         if "feedback" not in result:
             result["feedback"] = _feedback_page(sub.student, result, None)
     return results
+
+
+def _student_uids(slots: int) -> list[int]:
+    """One uid per parallel student slot, unused by any user and by any other grader running now.
+
+    The kernel runs as its slot's uid (when the grader is root), so the process limit counts
+    one student's processes only, and one student's leftovers can be found and killed.
+    """
+    if slots > UID_STRIDE:
+        raise ValueError(f"jobs must be at most {UID_STRIDE}, got {slots}")
+    base = UID_BASE + (os.getpid() % 2**22) * UID_STRIDE      # pids are unique, < 2**22
+    return [base + i for i in range(slots)]
+
+
+def _kill_user(uid: int) -> None:
+    """SIGKILL every process of ``uid`` until none is left (a fork bomb may race the sweep)."""
+    if os.geteuid() != 0:
+        return          # without root the kernel runs as the grader's own user, in its PID namespace
+    for _ in range(100):
+        found = False
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/status") as f:
+                    real = next(line for line in f if line.startswith("Uid:")).split()[1]
+                if int(real) == uid:
+                    found = True
+                    os.kill(int(entry.name), signal.SIGKILL)
+            except (OSError, StopIteration, ValueError):
+                pass        # gone meanwhile
+        if not found:
+            return
+        time.sleep(0.05)
+
+
+def _process_identity(pid: int) -> str:
+    """``pid`` and its start time: a pid reused by another process does not match."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f"{pid} {f.read().rsplit(')', 1)[1].split()[19]}"
+    except (OSError, IndexError):
+        return ""
+
+
+def _remove_stale_folders(log) -> None:
+    """Delete the temporary folders of graders that were killed (they hold the hidden tests)."""
+    for folder in Path(tempfile.gettempdir()).glob(TEMP_PREFIX + "*"):
+        try:
+            if folder.is_symlink() or not folder.is_dir() or folder.stat().st_uid != os.geteuid():
+                continue
+            owner = folder / OWNER_FILE
+            if owner.is_file():
+                identity = owner.read_text()
+                if identity and _process_identity(int(identity.split()[0])) == identity:
+                    continue                   # a grader still running
+            elif time.time() - folder.stat().st_mtime < 60:
+                continue                       # just created: its owner file is being written
+        except (OSError, ValueError):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        log(f"removed {folder}, left by a grader that was stopped")
 
 
 def _run_limited(course: Path, args: list[str], env: dict, seconds: float) -> str:
@@ -308,7 +401,7 @@ def _score(result: dict, assembled, release, scores, graded, log: str) -> None:
     parts = _parts_of(release)
     if scores is None or graded is None:
         result["status"] = "error"
-        refused = re.search(r"autograder sandbox: refusing to run the notebook: (.*)", log)
+        refused = re.search(re.escape(REFUSAL) + "(.*)", log)
         if refused:
             why = f"the grading sandbox could not be set up: {refused.group(1)}"
         elif "NOTEBOOK TIMEOUT" in log:
@@ -343,9 +436,13 @@ def _score(result: dict, assembled, release, scores, graded, log: str) -> None:
             result["findings"].append(f"a cell of yours {voided[index]}: the tests after it score 0")
     graded_cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in graded.cells}
     positions = {c.metadata.get("nbgrader", {}).get("grade_id"): i for i, c in enumerate(cells)}
+    causes = _limits_hit(graded)
     for grade_id, points in parts:
         score, _ = scores.get(grade_id, (0.0, points))
         reason = _reason(graded_cells.get(grade_id, {})) if score < points else ""
+        earlier = [why for i, why in causes.items() if i < positions.get(grade_id, len(cells))]
+        if reason and earlier and earlier[-1] not in reason:
+            reason = f"an earlier cell {earlier[-1]}; then {reason}"     # the real cause first
         tampered = [why for i, why in voided.items() if i < positions.get(grade_id, len(cells))]
         if tampered:
             score, reason = 0.0, f"refused: an earlier cell {tampered[0]}"
@@ -450,8 +547,10 @@ def grade(submissions: Path, out: Path = Path("grades"), *, solutions: Path = SO
     if len(results):
         log(f"reusing the saved results of {len(results)} student(s)")
 
-    with tempfile.TemporaryDirectory(prefix="autograder-grade-") as tmp:
+    _remove_stale_folders(log)
+    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as tmp:    # mode 0700: private to the grader
         tmp = Path(tmp)
+        (tmp / OWNER_FILE).write_text(_process_identity(os.getpid()))
         template = tmp / "template"
         course = NbgraderCourse(template, solutions)
         for chapter in chapters:
@@ -463,25 +562,32 @@ def grade(submissions: Path, out: Path = Path("grades"), *, solutions: Path = SO
         workdirs = {sub.student: students_root / sub.student for sub, _ in todo}
         for path in workdirs.values():
             path.mkdir(parents=True)
-        os.chmod(tmp, 0o711)
-        common_hide = [str(solutions), str(submissions), str(out.resolve()), str(template),
-                       str(REPO_ROOT / "solutions")]
+        slots = jobs or os.cpu_count() or 1
+        uids: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for uid in _student_uids(slots):
+            uids.put(uid)
 
         def work(item):
             sub, digest = item
-            hide = common_hide + [str(p) for s, p in workdirs.items() if s != sub.student]
             log(f"grading {sub.student} ...")
+            uid = uids.get()
             try:
                 notebooks = _grade_student(sub, chapters, template, workdirs[sub.student], releases,
-                                           hide, limits, kernels)
+                                           uid, limits, kernels)
+            except Exception as err:     # noqa: BLE001 - one submission never stops the class
+                why = f"the grader could not grade this submission ({type(err).__name__}: {str(err)[:200]})"
+                notebooks = [_unscored(key, releases[key], "error", why, sub.student)
+                             for key in _keys_of(chapters, releases)]
             finally:
+                _kill_user(uid)
+                uids.put(uid)
                 shutil.rmtree(workdirs[sub.student], ignore_errors=True)
             record = {"digest": digest, "student": sub.student, "warnings": sub.warnings,
                       "notebooks": notebooks}
             _write_atomically(out.resolve() / "results" / f"{sub.student}.json", json.dumps(record, indent=1))
             return sub.student, record
 
-        with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
+        with ThreadPoolExecutor(max_workers=slots) as pool:
             for student, record in pool.map(work, todo):
                 results[student] = record
 

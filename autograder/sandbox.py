@@ -1,27 +1,38 @@
 """The kernel that runs a learner's notebook during grading, fenced in with what Linux offers.
 
 nbgrader starts this module as the kernel's command (the ``course-sandbox`` kernel spec
-names it). Before it becomes an ordinary IPython kernel it
+names it). Three processes make up the sandbox:
 
-1. sets resource limits: address space (a memory bomb raises ``MemoryError``), CPU
-   seconds, file size, no core dumps;
-2. enters new mount and network namespaces (a user namespace too when not root). The
-   network namespace has no interface up, so nothing, not even loopback, is reachable;
-   the kernel talks to nbgrader over Unix sockets (ZeroMQ's ``ipc`` transport);
-3. hides what the learner must not see: the grader's gradebook, the source notebooks
-   (solutions, hidden tests), the submissions folder, the output folder and the other
-   students' folders are covered by empty, inaccessible file systems;
-4. makes every other file system read-only, except its own working folder and home;
-5. drops every capability and sets ``no_new_privs``, so none of the above can be undone.
+``launcher`` (this module, as started by nbgrader)
+    enters new mount, network and PID namespaces (and a user namespace when not root),
+    then waits for the init process and leaves with its status. nbgrader's signals reach
+    the whole process group, kernel included.
+``init`` (PID 1 of the new PID namespace)
+    builds the kernel's view of the file system and starts the kernel. It reaps every
+    process of the namespace and, when the kernel ends, kills whatever the kernel left
+    (daemons, ``setsid`` children): PID 1 leaving takes the whole namespace with it. It
+    dies with the launcher (``PR_SET_PDEATHSIG``).
+``kernel``
+    an ordinary IPython kernel, run as an unprivileged user of its own (as root: the uid
+    the grader gives each student slot, never 0), with resource limits (address space,
+    CPU seconds, file size, processes, no core dumps), no capabilities and
+    ``no_new_privs``.
 
-No Docker, no setuid helper: a separate *user* cannot work where the Python
-interpreter lives in a private home (``/root/.pyenv`` here). Where the machine allows
-no namespaces at all, the kernel runs with the resource limits only and says so on
-stderr and in ``SANDBOX_REPORT``. Once in the namespaces, any fence that fails stops
-the kernel instead (fail closed): the notebook is then graded as an error.
+What the kernel sees (the new root, built on an in-memory file system, then
+``pivot_root``): the system's programs and libraries (``/usr``, ``/etc``), the Python
+installation and its packages, the ``course`` package, all read-only; its working
+folder, home, ``/tmp`` and ``/dev/shm`` as small private in-memory file systems; a few
+device nodes; a ``/proc`` of its own PID namespace with ``/proc/sys`` read-only; a
+read-only ``/sys`` without the cgroup file system. No repository, no version-control
+data, no other checkout, no gradebook, no submissions, no other student. The network
+namespace has no interface up; the kernel talks to nbgrader over Unix sockets (ZeroMQ's
+``ipc`` transport) in the one real folder it is given, ``home/ipc``.
 
-The settings travel in environment variables set by the grader (the kernel's command
-line is fixed by ``kernel.json``).
+Where the machine allows no namespaces at all, the kernel runs with the resource limits
+only and says so on stderr and in ``SANDBOX_REPORT``. Once in the namespaces, any fence
+that fails stops the kernel instead (fail closed): the notebook is then graded as an
+error. The settings travel in an environment variable set by the grader (the kernel's
+command line is fixed by ``kernel.json``).
 """
 
 from __future__ import annotations
@@ -30,19 +41,24 @@ import ctypes
 import json
 import os
 import resource
+import signal
 import sys
 
-ENV_SETTINGS = "AUTOGRADER_SANDBOX"  # JSON: memory_mb, cpu_seconds, hide, writable, home
+ENV_SETTINGS = "AUTOGRADER_SANDBOX"
+"""JSON: memory_mb, cpu_seconds, processes, uid, home, needed (read-only paths), scratch_mb, started."""
+REFUSAL = "autograder sandbox: refusing to run the notebook: "
+DEFAULT_UID = 65534            # "nobody", when the grader names no uid
 
-CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_SET_NO_NEW_PRIVS = 24, 28, 38
+MNT_DETACH = 2
+PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_SET_NO_NEW_PRIVS = 1, 24, 28, 38
 SECURE_NOROOT_AND_NO_SETUID_FIXUP_LOCKED = 0x0F
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
-# mount flags that an unprivileged remount must keep
-_KEPT_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC}
-_LEAVE_WRITABLE = ("/proc", "/sys", "/dev")
+SYSTEM_PATHS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+DEVICES = ("null", "zero", "full", "random", "urandom")
+NEW_ROOT = "/run/autograder-root"    # inside the private mount namespace only
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -69,82 +85,100 @@ def _limit(kind: int, value: int) -> None:
     resource.setrlimit(kind, (value, value))
 
 
+# -- the launcher --------------------------------------------------------------------------
+
 def _enter_namespaces() -> str:
+    """New mount, network and PID namespaces (the PID one holds the children to come)."""
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID
     if os.geteuid() == 0:
-        _call("unshare", _libc.unshare(CLONE_NEWNS | CLONE_NEWNET))
-        return "mount and network namespaces"
+        _call("unshare", _libc.unshare(flags))
+        return "mount, network and PID namespaces"
     uid, gid = os.geteuid(), os.getegid()
-    _call("unshare", _libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET))
-    with open("/proc/self/setgroups", "w") as f:
-        f.write("deny")
-    with open("/proc/self/uid_map", "w") as f:
-        f.write(f"{uid} {uid} 1")
-    with open("/proc/self/gid_map", "w") as f:
-        f.write(f"{gid} {gid} 1")
-    return "user, mount and network namespaces"
+    _call("unshare", _libc.unshare(CLONE_NEWUSER | flags))
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(text)
+    return "user, mount, network and PID namespaces"
 
 
-def _mount_points() -> list[tuple[str, set[str]]]:
-    points = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            path = fields[4].encode().decode("unicode_escape")
-            points.append((path, set(fields[5].split(","))))
-    return points
+def _wait_status(status: int) -> int:
+    return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
 
-def _hide(path: str) -> None:
-    if os.path.isdir(path):
-        _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=000")
-    elif os.path.exists(path):
-        _mount("/dev/null", path, None, MS_BIND)
+# -- init: the kernel's view of the file system ----------------------------------------------
+
+def _inside(path: str) -> str:
+    return NEW_ROOT + os.path.realpath(path)
 
 
-def _hide_all_but(root: str, keep: list[str]) -> int:
-    """Hide every entry below ``root`` that is neither kept nor on the way to something kept.
-
-    This covers what nobody listed: other gradings' leftovers in the temp folder, other
-    users' files. Returns how many entries were hidden.
-    """
-    keep = [os.path.realpath(k) for k in keep]
-    hidden = 0
-
-    def walk(folder: str) -> None:
-        nonlocal hidden
-        for entry in os.scandir(folder):
-            path = entry.path
-            if path in keep or entry.is_symlink():
-                continue
-            if any(k.startswith(path + os.sep) for k in keep):
-                walk(path)
-            elif entry.is_dir(follow_symlinks=False) or entry.is_file(follow_symlinks=False):
-                _hide(path)   # sockets and pipes hold no data to hide
-                hidden += 1
-
-    walk(os.path.realpath(root))
-    return hidden
+def _bind_read_only(path: str) -> None:
+    """``path`` at the same place in the new root, read-only (a symbolic link stays one)."""
+    target = NEW_ROOT + path
+    if os.path.islink(path):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.lexists(target):
+            os.symlink(os.readlink(path), target)
+        return
+    real = os.path.realpath(path)
+    target = _inside(real)
+    if os.path.isdir(real):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+    _mount(real, target, None, MS_BIND | MS_REC)
+    flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID
+    try:
+        _mount(None, target, None, flags | MS_NODEV)
+    except SandboxError:   # a mount that must keep exec (or dev) as it was: still read-only
+        _mount(None, target, None, flags)
 
 
-def _read_only_except(writable: list[str]) -> None:
-    for path in writable:  # separate mounts, left writable below
-        _mount(path, path, None, MS_BIND | MS_REC)
-    writable = {os.path.realpath(p) for p in writable}
-    for path, options in _mount_points():
-        if path in writable or path.startswith(_LEAVE_WRITABLE) or "ro" in options:
-            continue
-        flags = MS_REMOUNT | MS_BIND | MS_RDONLY
-        for name, flag in _KEPT_FLAGS.items():
-            if name in options:
-                flags |= flag
-        try:
-            _mount(None, path, None, flags)
-        except SandboxError:
-            if path == "/":
-                raise
-            # a mount we cannot touch (e.g. locked by the container) stays as it is
-    # the working folder was entered before its writable mount covered it: enter it again
-    os.chdir(os.getcwd())
+def _tmpfs(path: str, size_mb: int, mode: int, uid: int, gid: int) -> None:
+    os.makedirs(path, exist_ok=True)
+    _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV,
+           f"size={size_mb}m,mode={mode:o},uid={uid},gid={gid},nr_inodes=65536")
+
+
+def _build_root(settings: dict, uid: int, gid: int) -> None:
+    """Mount the kernel's file system below NEW_ROOT and make it the root."""
+    cwd, home = os.path.realpath(os.getcwd()), os.path.realpath(settings["home"])
+    scratch = int(settings.get("scratch_mb", 256))
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    os.makedirs(NEW_ROOT, exist_ok=True)
+    _mount("tmpfs", NEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=755")
+    for path in [p for p in SYSTEM_PATHS if os.path.lexists(p)] + \
+            [sys.base_prefix, sys.prefix, *settings.get("needed", [])]:
+        _bind_read_only(path)
+    # the learner's places: small, private, in memory
+    _tmpfs(NEW_ROOT + "/tmp", scratch, 0o1777, 0, 0)     # first: cwd and home may lie below /tmp
+    _tmpfs(_inside(cwd), scratch, 0o700, uid, gid)
+    _tmpfs(_inside(home), 64, 0o700, uid, gid)
+    ipc = os.path.join(home, "ipc")      # the one real folder: the sockets nbgrader connects to
+    os.makedirs(_inside(ipc), exist_ok=True)
+    _mount(ipc, _inside(ipc), None, MS_BIND)
+    os.makedirs(NEW_ROOT + "/dev", exist_ok=True)
+    for name in DEVICES:
+        open(f"{NEW_ROOT}/dev/{name}", "a").close()
+        _mount(f"/dev/{name}", f"{NEW_ROOT}/dev/{name}", None, MS_BIND)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"{NEW_ROOT}/dev/{name}")
+    _tmpfs(NEW_ROOT + "/dev/shm", 64, 0o1777, 0, 0)
+    os.makedirs(NEW_ROOT + "/sys", exist_ok=True)
+    _mount("sysfs", NEW_ROOT + "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    os.makedirs(NEW_ROOT + "/proc", exist_ok=True)
+    _mount("proc", NEW_ROOT + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _mount(NEW_ROOT + "/proc/sys", NEW_ROOT + "/proc/sys", None, MS_BIND)
+    _mount(None, NEW_ROOT + "/proc/sys", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    old = NEW_ROOT + "/.old-root"
+    os.makedirs(old)
+    _call("pivot_root", _libc.syscall(155, NEW_ROOT.encode(), old.encode()))   # SYS_pivot_root (x86_64)
+    os.chdir("/")
+    _call("umount old root", _libc.umount2(b"/.old-root", MNT_DETACH))
+    os.rmdir("/.old-root")
+    _mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    os.chdir(cwd)
 
 
 def _drop_capabilities() -> None:
@@ -162,51 +196,110 @@ def _drop_capabilities() -> None:
                     ("inheritable", ctypes.c_uint32)]
 
     _call("capset", _libc.capset(ctypes.byref(Header(LINUX_CAPABILITY_VERSION_3, 0)), (Data * 2)()))
+
+
+def _become_learner(uid: int, gid: int) -> None:
+    """As root: the student slot's own uid and gid, no groups. Otherwise: no capabilities."""
+    if os.geteuid() == 0 and uid != 0 and _is_init_user_namespace():
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)     # from root to a user: every capability is cleared
+    _drop_capabilities()
     _call("no_new_privs", _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+    if os.geteuid() == 0 and _is_init_user_namespace():
+        raise SandboxError(1, "the kernel would run as root")
 
 
-def enter_sandbox(settings: dict) -> dict[str, list[str]]:
-    """Apply every fence in ``settings``; return what was applied and what could not be."""
-    report: dict[str, list[str]] = {"applied": [], "not applied": []}
+def _is_init_user_namespace() -> bool:
+    with open("/proc/self/uid_map") as f:
+        return f.read().split() == ["0", "0", "4294967295"]
 
-    def step(name: str, action) -> bool:
+
+def _set_limits(settings: dict, report: dict) -> None:
+    memory_mb, cpu_seconds = int(settings.get("memory_mb", 4096)), int(settings.get("cpu_seconds", 900))
+    processes = int(settings.get("processes", 256))
+    for name, kind, value in ((f"memory limit {memory_mb} MB", resource.RLIMIT_AS, memory_mb * 2**20),
+                              (f"CPU limit {cpu_seconds} s", resource.RLIMIT_CPU, cpu_seconds),
+                              ("file size limit 256 MB", resource.RLIMIT_FSIZE, 256 * 2**20),
+                              (f"process limit {processes}", resource.RLIMIT_NPROC, processes),
+                              ("no core dumps", resource.RLIMIT_CORE, 0)):
         try:
-            action()
+            _limit(kind, value)
+            report["applied"].append(name)
         except (OSError, ValueError) as err:
             report["not applied"].append(f"{name} ({err})")
-            return False
-        report["applied"].append(name)
-        return True
 
-    memory_mb, cpu_seconds = int(settings.get("memory_mb", 4096)), int(settings.get("cpu_seconds", 900))
-    step(f"memory limit {memory_mb} MB", lambda: _limit(resource.RLIMIT_AS, memory_mb * 2**20))
-    step(f"CPU limit {cpu_seconds} s", lambda: _limit(resource.RLIMIT_CPU, cpu_seconds))
-    step("file size limit 256 MB", lambda: _limit(resource.RLIMIT_FSIZE, 256 * 2**20))
-    step("no core dumps", lambda: _limit(resource.RLIMIT_CORE, 0))
-    if step("namespaces (no network)", _enter_namespaces):
-        # the kernel starts in the folder of the notebook it runs; nbgrader keeps that notebook,
-        # hidden tests included, there: the kernel never needs the file (code comes by socket)
-        cwd = os.getcwd()
-        graded = [os.path.join(cwd, f) for f in os.listdir(cwd) if f.endswith(".ipynb")]
-        hidden = [p for p in [*settings.get("hide", []), *graded] if os.path.exists(p)]
-        writable = [*settings.get("writable", []), cwd]
-        needed = writable + [sys.prefix, sys.base_prefix, *settings.get("needed", [])]
-        fences = [("private mounts", lambda: _mount(None, "/", None, MS_REC | MS_PRIVATE)),
-                  (f"grader files hidden ({len(hidden)})", lambda: [_hide(p) for p in hidden]),
-                  *[(f"everything else in {root} hidden", lambda root=root: _hide_all_but(root, needed))
-                    for root in settings.get("hide_all_but_needed", [])],
-                  ("read-only file systems", lambda: _read_only_except(writable)),
-                  ("capabilities dropped", _drop_capabilities)]
-        for name, action in fences:
-            if not step(name, action):
-                sys.exit(f"autograder sandbox: refusing to run the notebook: {report['not applied'][-1]}")
-    home = settings.get("home")
-    if home:
-        os.environ.update(HOME=home, TMPDIR=home, IPYTHONDIR=os.path.join(home, ".ipython"),
-                          MPLCONFIGDIR=os.path.join(home, ".matplotlib"))
-    if report["not applied"]:
+
+def _init(settings: dict, argv: list[str], report: dict) -> None:
+    """PID 1 of the sandbox: build the view, start the kernel, reap, and clean up after it."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    uid = int(settings.get("uid", DEFAULT_UID))
+    try:
+        if os.geteuid() != 0 or not _is_init_user_namespace():
+            uid = os.geteuid()   # in a user namespace: the one mapped uid
+        _build_root(settings, uid, uid)
+        report["applied"].append("private file system view")
+    except (OSError, ValueError, KeyError) as err:
+        print(REFUSAL + f"file system view ({err})", file=sys.stderr, flush=True)
+        os._exit(70)
+    kernel = os.fork()
+    if kernel == 0:
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            _set_limits(settings, report)
+            _become_learner(uid, uid)
+            report["applied"].append(f"unprivileged (uid {os.geteuid()}), no capabilities, no_new_privs")
+            home = os.path.realpath(settings["home"])
+            # ipykernel would watch for its parent's pid, which this PID namespace cannot see;
+            # the kernel dies with the launcher anyway (init's PR_SET_PDEATHSIG)
+            os.environ.pop("JPY_PARENT_PID", None)
+            os.environ.update(HOME=home, TMPDIR="/tmp", IPYTHONDIR=os.path.join(home, ".ipython"),
+                              MPLCONFIGDIR=os.path.join(home, ".matplotlib"),
+                              SANDBOX_REPORT=json.dumps(report))
+            os.execv(argv[0], argv)
+        except BaseException as err:   # noqa: BLE001 - whatever failed, the kernel must not start
+            print(REFUSAL + f"dropping privileges ({err})", file=sys.stderr, flush=True)
+        os._exit(70)
+    code = 70
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+        except InterruptedError:  # pragma: no cover - PEP 475 retries
+            continue
+        if pid == kernel:
+            code = _wait_status(status)
+            try:
+                os.kill(-1, signal.SIGKILL)     # everything the kernel left in the namespace
+            except ProcessLookupError:
+                pass
+    os._exit(code)
+
+
+def run_sandboxed(settings: dict, argv: list[str]) -> None:
+    """Start ``argv`` (the kernel) inside the sandbox; return never (this process exits)."""
+    report: dict[str, list[str]] = {"applied": [], "not applied": []}
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # an interrupt is for the kernel (its process group)
+    try:
+        report["applied"].append(_enter_namespaces())
+    except (OSError, ValueError) as err:
+        report["not applied"].append(f"namespaces ({err})")
+        _set_limits(settings, report)
         print(f"autograder sandbox: not applied: {'; '.join(report['not applied'])}", file=sys.stderr)
-    return report
+        os.environ["SANDBOX_REPORT"] = json.dumps(report)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.execv(argv[0], argv)
+    init = os.fork()
+    if init == 0:
+        _init(settings, argv, report)
+    while True:
+        try:
+            _, status = os.waitpid(init, 0)
+            break
+        except InterruptedError:  # pragma: no cover
+            continue
+    os._exit(_wait_status(status))
 
 
 def main(argv: list[str]) -> None:
@@ -214,16 +307,23 @@ def main(argv: list[str]) -> None:
         sys.exit("usage: python -m autograder.sandbox CONNECTION_FILE")
     settings = json.loads(os.environ.pop(ENV_SETTINGS, "{}"))
     connection_file = argv[1]
+    if settings.get("started"):     # where the grader checks that its kernels were this one
+        with open(settings["started"], "a") as f:
+            f.write(f"{os.getpid()}\n")
     if settings.get("home"):
-        # the connection file may live where the sandbox hides: keep a copy in the kernel's home
-        copy = os.path.join(settings["home"], "kernel-connection.json")
+        # the connection file lives where the kernel cannot look: a copy in its socket folder
+        ipc = os.path.join(settings["home"], "ipc")
+        copy = os.path.join(ipc, "kernel-connection.json")
         with open(connection_file) as src, open(copy, "w") as dst:
             dst.write(src.read())
+        if os.geteuid() == 0:
+            uid = int(settings.get("uid", DEFAULT_UID))
+            for path in (ipc, copy):
+                os.chown(path, uid, uid)
+        os.chmod(copy, 0o600)
         connection_file = copy
-    report = enter_sandbox(settings)
-    os.environ["SANDBOX_REPORT"] = json.dumps(report)
-    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file,
-                              "--HistoryManager.hist_file=:memory:"])
+    run_sandboxed(settings, [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file,
+                             "--HistoryManager.hist_file=:memory:"])
 
 
 if __name__ == "__main__":

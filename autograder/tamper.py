@@ -78,7 +78,7 @@ def _parse(source: str) -> ast.Module | None:
     lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
     try:
         return ast.parse("\n".join(lines))
-    except SyntaxError:
+    except (SyntaxError, ValueError):
         return None  # it fails when it runs; nothing to hide
 
 
@@ -92,8 +92,27 @@ def names_loaded(sources: Iterable[str]) -> set[str]:
     return names
 
 
+MAX_CELL_CHARACTERS = 100_000
+TOO_COMPLEX = "is too long or too deeply nested for the grader to check"
+
+
 def scan(source: str, *, instructor_imports: dict[str, str], protected: set[str],
          allowed: set[str]) -> list[str]:
+    """Reasons to distrust the tests that run after this learner cell (empty: none).
+
+    A cell the checks cannot read within bounds (too long, nested deeper than the parser
+    or the checks can follow) is itself a reason: it is refused, never a crash.
+    """
+    if len(source) > MAX_CELL_CHARACTERS:
+        return [TOO_COMPLEX]
+    try:
+        return _scan(source, instructor_imports=instructor_imports, protected=protected, allowed=allowed)
+    except (RecursionError, MemoryError):
+        return [TOO_COMPLEX]
+
+
+def _scan(source: str, *, instructor_imports: dict[str, str], protected: set[str],
+          allowed: set[str]) -> list[str]:
     """Reasons to distrust the tests that run after this learner cell (empty: none).
 
     Parameters
