@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import nbformat
 from nbformat import NotebookNode
 
+from . import tamper
+
 
 class UnreadableNotebook(ValueError):
     """The submitted file is not a notebook (bad JSON, wrong schema, not a notebook at all)."""
@@ -53,9 +55,79 @@ def read_submission(raw: bytes) -> NotebookNode:
     return nb
 
 
+def _bound(source: str) -> set[str]:
+    try:
+        tree = tamper._parse(source)
+    except (RecursionError, MemoryError):
+        return set()
+    return tamper._bound_names(tree) if tree is not None else set()
+
+
+def _restore_lost_metadata(submission: NotebookNode, release: NotebookNode) -> list[str]:
+    """Give answer cells whose nbgrader metadata was stripped (by an editor, a copy and
+    paste) their grade id back, before any answer is replaced by its stub.
+
+    A cell is matched to the release by its cell id; failing that, by position: between the
+    nearest cells that match the release (by grade id, cell id or identical text), the
+    answer is the cell of the same kind that defines what the stub defines (else the first).
+    Returns the findings.
+    """
+    findings: list[str] = []
+    cells = submission.cells
+    rel_position = {c.get("id"): i for i, c in enumerate(release.cells)}
+    grade_position = {_nbgrader(c).get("grade_id"): i for i, c in enumerate(release.cells) if _nbgrader(c).get("grade_id")}
+    present = {_nbgrader(c).get("grade_id") for c in cells} - {None}
+    texts = {}
+    for i, c in enumerate(release.cells):
+        if not _nbgrader(c).get("solution") and c.get("source", "").strip():
+            texts.setdefault(c.source, i)
+
+    def restore(cell, grade_id: str, how: str) -> None:
+        cell.setdefault("metadata", {})["nbgrader"] = copy.deepcopy(_nbgrader(release.cells[grade_position[grade_id]]))
+        present.add(grade_id)
+        findings.append(f"answer cell {grade_id!r} had lost its grading metadata: found by its {how}")
+
+    missing = {gid for gid, i in grade_position.items() if _nbgrader(release.cells[i]).get("solution")} - present
+    if not missing and all(_nbgrader(c) for c in cells if c.get("id") in grade_position):
+        return findings
+    for cell in cells:                    # 1. by cell id, or (instructor cells) by identical text
+        if _nbgrader(cell).get("grade_id"):
+            continue
+        where = rel_position.get(cell.get("id"), texts.get(cell.get("source")))
+        if where is None:
+            continue
+        cell["id"] = release.cells[where].get("id")
+        gid = _nbgrader(release.cells[where]).get("grade_id")
+        if gid in missing and gid not in present:
+            restore(cell, gid, "cell id")
+        elif gid and not _nbgrader(release.cells[where]).get("solution"):
+            cell.setdefault("metadata", {})["nbgrader"] = copy.deepcopy(_nbgrader(release.cells[where]))
+    anchors = {}                                              # submission index -> release index
+    for k, cell in enumerate(cells):
+        gid = _nbgrader(cell).get("grade_id")
+        where = grade_position.get(gid) if gid else rel_position.get(cell.get("id"), texts.get(cell.get("source")))
+        if where is not None:
+            anchors[k] = where
+    for gid in sorted(missing - present, key=grade_position.get):   # 2. by position and content
+        p = grade_position[gid]
+        stub = release.cells[p]
+        before = max((k for k, r in anchors.items() if r < p), default=-1)
+        after = min((k for k, r in anchors.items() if r > p and k > before), default=len(cells))
+        candidates = [k for k in range(before + 1, after)
+                      if k not in anchors and cells[k].get("cell_type") == stub.cell_type]
+        if not candidates:
+            continue
+        wanted = _bound(stub.source)
+        chosen = next((k for k in candidates if wanted and wanted <= _bound(cells[k].get("source", ""))), candidates[0])
+        restore(cells[chosen], gid, "place in the notebook")
+        anchors[chosen] = p
+    return findings
+
+
 def assemble(submission: NotebookNode, release: NotebookNode) -> Assembled:
     """The release with the learner's answers and extra cells; findings say what was repaired."""
-    findings: list[str] = []
+    submission = copy.deepcopy(submission)
+    findings: list[str] = _restore_lost_metadata(submission, release)
     answers: dict[str, list] = {}
     for cell in submission.cells:
         grade_id = _nbgrader(cell).get("grade_id")

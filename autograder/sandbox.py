@@ -143,7 +143,7 @@ def _tmpfs(path: str, size_mb: int, mode: int, uid: int, gid: int) -> None:
 def _build_root(settings: dict, uid: int, gid: int) -> None:
     """Mount the kernel's file system below NEW_ROOT and make it the root."""
     cwd, home = os.path.realpath(os.getcwd()), os.path.realpath(settings["home"])
-    scratch = int(settings.get("scratch_mb", 256))
+    scratch = int(settings.get("scratch_mb", 128))     # below the file size limit: a full disk says so
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     os.makedirs(NEW_ROOT, exist_ok=True)
     _mount("tmpfs", NEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=755")

@@ -6,12 +6,16 @@ batch's grades, details, feedback, and the files the attackers aimed at.
 
 import csv
 import hashlib
+import html
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zipfile
@@ -21,7 +25,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder.grade import Limits, grade
+from autograder.grade import OWNER_FILE, TEMP_PREFIX, UID_BASE, Limits, _process_identity, grade
 from autograder.release import release
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,6 +35,9 @@ PARTS = {"add_tests": 2, "running_min_tests": 2}
 MAX = sum(PARTS.values())
 SECRET_SOLUTION = "return a + b  # the reference answer"
 LIMITS = Limits(memory_mb=2048, cell_seconds=8, notebook_seconds=60)
+DAEMON_SECONDS = 7_654_321            # a daemon's command line, looked for after grading
+SHM_MARKER = f"autograder-shm-{os.getpid()}"
+REAL_LAB = "solutions/ch1_basics/02_cash_lab.ipynb"
 
 pytestmark = pytest.mark.slow
 
@@ -194,6 +201,49 @@ def hostile_class(folder: Path, rel, solutions: Path, out: Path, port: int, cana
             f"    socket.create_connection(('127.0.0.1', {port}), timeout=3)\n    print('CONNECTED')\n"
             "except OSError as e:\n    print('no network:', e)\n"
             "def add(a, b):\n    return a + b")}),
+        # -- against the machine and the neighbours (issue 18) --
+        "kills_everything": answer(rel, {**GOOD, "add_solution": (
+            "import os, signal\ntry:\n    os.kill(-1, signal.SIGKILL)\n    print('KILLED ALL')\n"
+            "except OSError as err:\n    print('NOBODY TO KILL', type(err).__name__)\n"
+            "def add(a, b):\n    return a + b")}),
+        "daemon": answer(rel, {**GOOD, "add_solution": (
+            "import subprocess, os\n"
+            f"subprocess.Popen(['sleep', '{DAEMON_SECONDS}'], start_new_session=True)\n"
+            "if os.fork() == 0:\n    os.setsid()\n"
+            f"    os.execvp('sleep', ['sleep', '{DAEMON_SECONDS + 1}'])\n"
+            "def add(a, b):\n    return a + b")}),
+        "fork_bomb": answer(rel, {**GOOD, "add_solution": (
+            "import os, time\nchildren = 0\ntry:\n    while children < 100000:\n        if os.fork() == 0:\n"
+            "            while True:\n                time.sleep(1)\n        children += 1\n"
+            "except OSError as err:\n    print('FORK LIMIT after', children, type(err).__name__)\n"
+            "def add(a, b):\n    return a + b")}),
+        "machine_prober": answer(rel, {**GOOD, "add_solution": (
+            "import os, glob, subprocess\n"
+            "print('UID', os.getuid(), 'PIDS', sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n"
+            "for path in ['/proc/sys/kernel/core_pattern', '/proc/1/mem', '/sys/fs/cgroup/pids/cgroup.procs',\n"
+            f"             '/sys/kernel/mm/transparent_hugepage/enabled', '/dev/shm/{SHM_MARKER}']:\n"
+            "    try:\n        open(path, 'w').write('0')\n        print('WROTE', path)\n"
+            "    except OSError as err:\n        print('refused', path, type(err).__name__)\n"
+            "def add(a, b):\n    return a + b")}),
+        "history_reader": answer(rel, {**GOOD, "add_solution": (
+            "import glob, subprocess\n"
+            f"print('REPO SEES', sorted(glob.glob({str(REPO)!r} + '/*')))\n"
+            f"r = subprocess.run(['git', '-C', {str(REPO)!r}, 'show', 'HEAD:{REAL_LAB}'], capture_output=True, text=True)\n"
+            "print('GIT', r.returncode, r.stdout[:3000], r.stderr[:200])\n"
+            "for path in glob.glob('/work/*/solutions/**/*.ipynb', recursive=True) + glob.glob('/root/**/solutions/*/*.ipynb', recursive=True):\n"
+            "    print('READ', path, open(path).read()[:3000])\n"
+            "def add(a, b):\n    return a + b")}),
+        "disk_filler": answer(rel, {**GOOD, "add_solution": (
+            "import os, tempfile\nfor where in ('.', tempfile.gettempdir(), os.path.expanduser('~'), '/dev/shm'):\n"
+            "    try:\n        with open(os.path.join(where, 'fill'), 'wb') as f:\n"
+            "            for _ in range(2048):\n                f.write(b'x' * 2**20)\n"
+            "        print('FILLED', where)\n    except OSError as err:\n        print('full', where, err.strerror)\n"
+            "def add(a, b):\n    return a + b")}),
+        "output_bomb": answer(rel, {**GOOD, "add_solution": (
+            "for _ in range(60):\n    print('y' * 2**20)\ndef add(a, b):\n    return a + b")}),
+        "stuck_cell": answer(rel, {**GOOD, "add_solution": "while True:\n    pass\ndef add(a, b):\n    return a + b"}),
+        "deep_cell": answer(rel, {**GOOD, "add_solution": (
+            "%%capture\nx = " + "+".join(["1"] * 20000) + "\ndef add(a, b):\n    return a + b")}),
     }
     for student, text in students.items():
         (folder / student).mkdir(parents=True)
@@ -205,6 +255,16 @@ def hostile_class(folder: Path, rel, solutions: Path, out: Path, port: int, cana
     (folder / "not_a_notebook").mkdir()
     (folder / "not_a_notebook" / NAME).write_bytes(b"\x89PNG\r\n\x1a\n binary")
     (folder / "empty").mkdir()
+    for student, new_ids in (("stripped_metadata", False), ("stripped_ids_too", True)):
+        stripped = nbformat.reads(good_nb, as_version=4)     # an editor that drops cell metadata
+        for i, cell in enumerate(stripped.cells):
+            cell.metadata = {}
+            cell.id = f"new-{i}" if new_ids else cell.id
+        stripped.cells.insert(2, new_code_cell("print('scratch work')"))
+        (folder / student).mkdir()
+        (folder / student / NAME).write_text(nbformat.writes(stripped))
+    (folder / "deep_json").mkdir()
+    (folder / "deep_json" / NAME).write_text("[" * 200_000 + "]" * 200_000)
     with zipfile.ZipFile(folder / "zipper.zip", "w") as zf:
         zf.writestr(f"zipper/{CHAPTER}/{NAME}", good_nb)
         zf.writestr(f"../../escaped/{NAME}", good_nb)
@@ -223,9 +283,13 @@ def batch(course, tmp_path_factory):
     try:
         hostile_class(folder, rel, solutions, out, listener.port, canary)
         before = {p: digest(p) for p in (folder, solutions, REPO / "course")}
+        stale, live = _temp_folder("stale", "999999999 0"), _temp_folder("live", _process_identity(os.getpid()))
         started = time.perf_counter()
         rows = grade(folder, out, solutions=solutions, limits=LIMITS, log=lambda *_: None)
         seconds = time.perf_counter() - started
+        leftovers = _leftover_processes()
+        temp_folders = {"stale": stale.exists(), "live": live.exists()}
+        shutil.rmtree(live)
         after = {p: digest(p) for p in before}
         canary_text = canary.read_text()
     finally:
@@ -237,7 +301,31 @@ def batch(course, tmp_path_factory):
         details.setdefault(r["student"], {})[r["part"]] = r
     return {"rows": rows, "table": table, "details": details, "out": out, "folder": folder,
             "unchanged": before == after and canary_text == "untouched", "connections": listener.connections, "seconds": seconds,
-            "solutions": solutions}
+            "solutions": solutions, "leftovers": leftovers, "temp_folders": temp_folders,
+            "shm_marker_outside": Path("/dev/shm", SHM_MARKER).exists()}
+
+
+def _temp_folder(kind: str, owner: str) -> Path:
+    """A grader's temporary folder: of a killed grader (stale) or of a running one (live)."""
+    folder = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{kind}-"))
+    (folder / OWNER_FILE).write_text(owner)
+    (folder / "hidden-tests.ipynb").write_text("SECRET_HIDDEN_MARKER")
+    return folder
+
+
+def _leftover_processes() -> list[str]:
+    """Processes of any kernel's uid, or with a daemon's command line, after grading."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            uid = int(next(line for line in (entry / "status").read_text().splitlines()
+                           if line.startswith("Uid:")).split()[1])
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, StopIteration, ValueError):
+            continue
+        if uid >= UID_BASE or str(DAEMON_SECONDS) in command:
+            found.append(f"{entry.name} uid {uid}: {command}")
+    return found
 
 
 def score(batch, student):
@@ -255,7 +343,7 @@ def findings(batch, student):
 
 
 def test_every_student_is_in_the_table_with_a_reason_per_lost_part(batch):
-    assert len(batch["table"]) == 24
+    assert len(batch["table"]) == 36
     for student, parts in batch["details"].items():
         for part in parts.values():
             if float(part["score"]) < float(part["max_score"]):
@@ -263,7 +351,9 @@ def test_every_student_is_in_the_table_with_a_reason_per_lost_part(batch):
 
 
 def test_honest_answers_still_get_full_marks(batch):
-    for student in ("good", "zipper", "snoops", "vandal", "networker"):
+    for student in ("good", "zipper", "snoops", "vandal", "networker", "daemon", "fork_bomb", "machine_prober",
+                    "history_reader", "disk_filler", "output_bomb", "kills_everything", "stripped_metadata",
+                    "stripped_ids_too"):
         assert score(batch, student) == MAX, (student, batch["details"][student])
 
 
@@ -383,3 +473,77 @@ def test_thirty_submissions_a_third_hostile_and_a_killed_grader_resumes(course, 
     first = (out / "grades.csv").read_bytes()
     grade(folder, out, solutions=solutions, limits=LIMITS, log=lambda *_: None)
     assert (out / "grades.csv").read_bytes() == first
+
+
+# -- issue 18: the sandbox holds as root, neighbours unharmed, no submission stops the class --
+
+def printed(batch, student) -> str:
+    """What the student's cells printed, as its feedback page shows it (code excluded)."""
+    page = feedback(batch, student)
+    return "\n".join(html.unescape(text) for text in re.findall(
+        r'class="output_subarea output_stream[^"]*"[^>]*>\s*<pre>(.*?)</pre>', page, re.S))
+
+
+def test_the_kernel_is_an_unprivileged_user_alone_in_its_pid_namespace(batch):
+    out = printed(batch, "machine_prober")
+    uid = int(out.split("UID ", 1)[1].split()[0])
+    assert uid >= UID_BASE, "the kernel ran as a real user (root?)"
+    assert "PIDS [1, 2]" in out, "the kernel sees processes outside its own namespace"
+    # its own /dev/shm is writable; nothing else is, and the machine's /dev/shm is untouched
+    assert out.count("refused /") == 4 and out.count("WROTE") == 1 and f"WROTE /dev/shm/{SHM_MARKER}" in out, out
+    assert not batch["shm_marker_outside"], "the kernel wrote to the machine's /dev/shm"
+
+
+def test_killing_every_process_it_can_reaches_nobody(batch):
+    assert "NOBODY TO KILL ProcessLookupError" in printed(batch, "kills_everything")
+    assert score(batch, "kills_everything") == MAX
+
+
+def test_the_repository_its_history_and_other_checkouts_are_out_of_sight(batch):
+    out = printed(batch, "history_reader")
+    assert f"REPO SEES {[str(REPO / 'course')]}" in out, out       # the course package only
+    assert "GIT 128" in out and "not a git repository" in out and "READ " not in out, out
+    hidden_line = "def _reference_search(X, y, space, n_trials, seed, cv):"   # a hidden test of REAL_LAB
+    assert hidden_line in (REPO / REAL_LAB).read_text()
+    for page in (batch["out"] / "feedback").rglob("*.html"):
+        assert "_reference_search" not in page.read_text(), page
+
+
+def test_no_process_is_left_daemons_and_fork_bombs_included(batch):
+    assert "FORK LIMIT after" in feedback(batch, "fork_bomb")
+    assert batch["leftovers"] == []
+
+
+def test_disks_and_shared_memory_are_private_and_small(batch):
+    out = printed(batch, "disk_filler")
+    assert "FILLED" not in out and out.count("No space left on device") == 4, out
+
+
+def test_an_output_bomb_is_cut_with_a_note_and_its_author_keeps_the_marks(batch):
+    page = batch["out"] / "feedback" / "output_bomb" / CHAPTER / "lab.html"
+    assert page.stat().st_size < 8 * 2**20
+    assert "output cut by the grader" in page.read_text()
+
+
+def test_a_lost_part_names_the_limit_that_caused_it(batch):
+    reason = batch["details"]["stuck_cell"]["add_tests"]["reason"]
+    assert "time limit" in reason and "NameError" in reason, reason
+
+
+def test_text_too_deep_to_read_fails_into_its_own_row(batch):
+    assert "too long or too deeply nested" in batch["details"]["deep_cell"]["add_tests"]["reason"]
+    assert batch["table"]["deep_json"]["status"] == "error"
+    assert "nested too deeply" in batch["details"]["deep_json"]["add_tests"]["reason"]
+
+
+def test_a_killed_graders_folder_is_removed_and_a_running_ones_kept(batch):
+    assert batch["temp_folders"] == {"stale": False, "live": True}
+    assert not [p for p in Path(tempfile.gettempdir()).glob(TEMP_PREFIX + "*")
+                if (p / OWNER_FILE).is_file() and "999999999" in (p / OWNER_FILE).read_text()]
+
+
+@pytest.mark.parametrize("student, how", [("stripped_metadata", "cell id"),
+                                          ("stripped_ids_too", "place in the notebook")])
+def test_answers_whose_metadata_an_editor_dropped_are_found_not_replaced(batch, student, how):
+    assert f"answer cell 'add_solution' had lost its grading metadata: found by its {how}" in findings(batch, student)
+    assert "deleted" not in findings(batch, student)
