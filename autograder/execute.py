@@ -51,11 +51,3 @@ class CappedExecute(Execute):
             where = ("cell", CELL_OUTPUT_BYTES) if cell > CELL_OUTPUT_BYTES else ("notebook", NOTEBOOK_OUTPUT_BYTES)
             outs.append(new_output("stream", name="stderr", text=CUT_NOTE.format(mb=where[1] / 2**20, where=where[0])))
         return None
-
-
-def autograde_preprocessors() -> list:
-    """nbgrader's autograde steps with :class:`CappedExecute` in place of ``Execute``."""
-    from nbgrader.converters.autograde import Autograde
-
-    default = Autograde.class_traits()["autograde_preprocessors"].default()
-    return [CappedExecute if step is Execute else step for step in default]

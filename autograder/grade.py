@@ -46,7 +46,7 @@ import nbformat
 
 from . import tamper
 from .assemble import UnreadableNotebook, assemble, read_submission
-from .config import CELL_TIMEOUT, REPO_ROOT, SOLUTIONS
+from .config import CELL_TIMEOUT, REPO_ROOT, SOLUTIONS, TESTS_IN_KERNEL
 from .nbgrader_course import NbgraderCourse
 from .release import chapters_with_notebooks
 from .sandbox import ENV_SETTINGS, REFUSAL
@@ -55,7 +55,7 @@ GRADES_COLUMNS = ("student", "notebook", "score", "max_score", "status")
 DETAILS_COLUMNS = ("student", "notebook", "part", "score", "max_score", "reason")
 OUTPUT_MARKER = ".autograder-output"
 STUDENT_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-GRADER_VERSION = "2"          # part of every saved result's key: a new grader regrades
+GRADER_VERSION = "3"          # part of every saved result's key: a new grader regrades
 MAX_NOTEBOOK_BYTES = 20 * 2**20
 MAX_ZIP_BYTES = 200 * 2**20
 TEMP_PREFIX, OWNER_FILE = "autograder-grade-", "grader.pid"
@@ -220,6 +220,50 @@ def _feedback_page(student: str, result: dict, nb) -> str:
     return body.replace("<body>", "<body>" + header, 1)
 
 
+def _take_out_test_cells(source: Path, chapters: list[str]) -> dict[str, dict[str, str]]:
+    """Each test cell's whole code, by notebook and grade id; the source keeps the visible part.
+
+    nbgrader then executes (and stores in its gradebook) the visible tests only; the whole
+    cells are run by the judge (:mod:`autograder.judge`), outside the learner's kernel.
+    """
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    tests: dict[str, dict[str, str]] = {}
+    for chapter in chapters:
+        for path in sorted((source / chapter).glob("*.ipynb")):
+            if f"{chapter}/{path.name}" in TESTS_IN_KERNEL:
+                continue
+            nb = nbformat.read(path, as_version=4)
+            for cell in nb.cells:
+                meta = cell.metadata.get("nbgrader", {})
+                if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+                    tests.setdefault(f"{chapter}/{path.name}", {})[meta["grade_id"]] = cell.source
+            ClearHiddenTests().preprocess(nb, {})          # exactly as nbgrader releases them
+            nbformat.write(nb, path)
+    return tests
+
+
+def _exercise_names(release) -> set[str]:
+    """The names the learner is asked to define (bound by the answer cells' stubs)."""
+    names: set[str] = set()
+    for c in release.cells:
+        if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code":
+            tree = tamper._parse(c.source)
+            names |= tamper._bound_names(tree) if tree else set()
+    return names
+
+
+def _judge_plan(release) -> dict:
+    """What the judge mirrors of a notebook: the instructor's code cells that do not use the
+    learner's functions (imports, data), by cell id; and the exercises' names."""
+    exercises = _exercise_names(release)
+    mirror = [c.get("id") for c in release.cells
+              if c.cell_type == "code" and not c.metadata.get("nbgrader", {}).get("solution")
+              and not c.metadata.get("nbgrader", {}).get("grade")
+              and not (tamper.names_loaded([c.source]) & exercises)]
+    return {"mirror": mirror, "exercises": sorted(exercises)}
+
+
 def _parts_of(release) -> list[tuple[str, float]]:
     return [(c.metadata["nbgrader"]["grade_id"], float(c.metadata["nbgrader"].get("points", 0)))
             for c in release.cells if c.metadata.get("nbgrader", {}).get("grade")]
@@ -240,7 +284,7 @@ def _unscored(key: str, release, status: str, why: str, student: str) -> dict:
 
 def _grade_student(sub: Submission, chapters: list[str], template: Path, workdir: Path,
                    releases: dict[str, nbformat.NotebookNode], uid: int, limits: Limits,
-                   kernels: Path) -> list[dict]:
+                   kernels: Path, judge_file: Path) -> list[dict]:
     """Grade every notebook of one student; return one result dict per course notebook."""
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -255,8 +299,9 @@ def _grade_student(sub: Submission, chapters: list[str], template: Path, workdir
                 f"c.KernelManager.transport = 'ipc'\nc.KernelManager.ip = {str(home / 'ipc' / 'kernel')!r}\n"
                 # a neighbour's load can delay output: late output never drops an honest notebook
                 "c.Execute.raise_on_iopub_timeout = False\nc.Execute.iopub_timeout = 30\n"
-                "from autograder.execute import autograde_preprocessors\n"
-                "c.Autograde.autograde_preprocessors = autograde_preprocessors()\n")
+                "from autograder.judge import autograde_preprocessors\n"
+                "c.Autograde.autograde_preprocessors = autograde_preprocessors()\n"
+                f"c.JudgedExecute.judge_file = {str(judge_file)!r}\n")
     results, prepared = [], {}
     for key in _keys_of(chapters, releases):
         release = releases[key]
@@ -320,12 +365,16 @@ def _student_uids(slots: int) -> list[int]:
     The kernel runs as its slot's uid (when the grader is root), so the process limit counts
     one student's processes only, and one student's leftovers can be found and killed.
     """
-    base = UID_BASE + (os.getpid() % 2**22) * UID_STRIDE      # pids are unique, < 2**22
-    return [base + i for i in range(slots)]
+    return [_first_uid(os.getpid()) + i for i in range(slots)]
 
 
-def _kill_user(uid: int) -> None:
-    """SIGKILL every process of ``uid`` until none is left (a fork bomb may race the sweep)."""
+def _first_uid(grader_pid: int) -> int:
+    return UID_BASE + (grader_pid % 2**22) * UID_STRIDE      # pids are unique, < 2**22
+
+
+def _kill_user(uid: int, last: int | None = None) -> None:
+    """SIGKILL every process of ``uid`` (to ``last``) until none is left (a fork bomb may race)."""
+    last = uid if last is None else last
     if os.geteuid() != 0:
         return          # without root the kernel runs as the grader's own user, in its PID namespace
     for _ in range(100):
@@ -336,7 +385,7 @@ def _kill_user(uid: int) -> None:
             try:
                 with open(f"/proc/{entry.name}/status") as f:
                     real = next(line for line in f if line.startswith("Uid:")).split()[1]
-                if int(real) == uid:
+                if uid <= int(real) <= last:
                     found = True
                     os.kill(int(entry.name), signal.SIGKILL)
             except (OSError, StopIteration, ValueError):
@@ -366,6 +415,9 @@ def _remove_stale_folders(log) -> None:
                 identity = owner.read_text()
                 if identity and _process_identity(int(identity.split()[0])) == identity:
                     continue                   # a grader still running
+                if identity:                   # its students' kernels outlived it
+                    first = _first_uid(int(identity.split()[0]))
+                    _kill_user(first, first + UID_STRIDE - 1)
             elif time.time() - folder.stat().st_mtime < 60:
                 continue                       # just created: its owner file is being written
         except (OSError, ValueError):
@@ -419,11 +471,7 @@ def _score(result: dict, assembled, release, scores, graded, log: str) -> None:
         tree = tamper._parse(source)
         if tree is not None:
             imports.update(tamper._imports(tree))
-    exercise_names = set()
-    for c in release.cells:
-        if c.metadata.get("nbgrader", {}).get("solution"):
-            tree = tamper._parse(c.source)
-            exercise_names |= tamper._bound_names(tree) if tree else set()
+    exercise_names = _exercise_names(release)
     protected = tamper.names_loaded(test_sources)
     voided: dict[int, str] = {}
     for index in assembled.learner_cells:
@@ -551,10 +599,14 @@ def grade(submissions: Path, out: Path = Path("grades"), *, solutions: Path = SO
         (tmp / OWNER_FILE).write_text(_process_identity(os.getpid()))
         template = tmp / "template"
         course = NbgraderCourse(template, solutions)
+        tests = _take_out_test_cells(template / "source", chapters)    # the kernel never gets them
         for chapter in chapters:
             course.run("generate_assignment", chapter, "--force")
         releases = {f"{ch}/{p.name}": nbformat.read(p, as_version=4)
                     for ch in chapters for p in sorted((template / "release" / ch).glob("*.ipynb"))}
+        judge_file = tmp / "judge.json"
+        judge_file.write_text(json.dumps({key: {"tests": tests.get(key, {}), **_judge_plan(releases[key])}
+                                          for key in releases}))
         kernels = _kernel_spec(tmp / "jupyter")
         students_root = tmp / "students"
         workdirs = {sub.student: students_root / sub.student for sub, _ in todo}
@@ -571,7 +623,7 @@ def grade(submissions: Path, out: Path = Path("grades"), *, solutions: Path = SO
             uid = uids.get()
             try:
                 notebooks = _grade_student(sub, chapters, template, workdirs[sub.student], releases,
-                                           uid, limits, kernels)
+                                           uid, limits, kernels, judge_file)
             except Exception as err:     # noqa: BLE001 - one submission never stops the class
                 why = f"the grader could not grade this submission ({type(err).__name__}: {str(err)[:200]})"
                 notebooks = [_unscored(key, releases[key], "error", why, sub.student)

@@ -85,6 +85,9 @@ GOOD = {"add_solution": "def add(a, b):\n    return a + b",
                                 "    return np.array(out)"}
 
 
+STUB_RUNNING_MIN = "def running_min(values):\n    raise NotImplementedError()"
+
+
 def answer(release_nb, answers=GOOD, edit=None) -> str:
     nb = nbformat.from_dict(json.loads(json.dumps(release_nb)))
     for cell in nb.cells:
@@ -201,6 +204,30 @@ def hostile_class(folder: Path, rel, solutions: Path, out: Path, port: int, cana
             f"    socket.create_connection(('127.0.0.1', {port}), timeout=3)\n    print('CONNECTED')\n"
             "except OSError as e:\n    print('no network:', e)\n"
             "def add(a, b):\n    return a + b")}),
+        # -- forging the verdict in the kernel (issue 18): the judge runs the tests elsewhere --
+        "input_transformer": answer(rel, {"add_solution": (
+            "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])\n"
+            "def add(a, b):\n    raise NotImplementedError()"), "running_min_solution": STUB_RUNNING_MIN}),
+        "ast_transformer": answer(rel, {"add_solution": (
+            "import ast\nclass NoAsserts(ast.NodeTransformer):\n"
+            "    def visit_Assert(self, node):\n        return ast.Pass()\n"
+            "get_ipython().ast_transformers.append(NoAsserts())\n"
+            "def add(a, b):\n    raise NotImplementedError()"), "running_min_solution": STUB_RUNNING_MIN}),
+        "hook_printer": answer(rel, {**GOOD, "add_solution": (
+            "get_ipython().events.register('pre_run_cell', lambda info: print('RUNNING', info.raw_cell))\n"
+            "def add(a, b):\n    return a + b")}),
+        "forged_agent": answer(rel, {"add_solution": (
+            "from IPython.display import publish_display_data\n"
+            "def forge(info):\n    agent = get_ipython().user_ns.get('__autograder_judge__')\n"
+            "    if agent is not None:\n        agent.handle = lambda request: publish_display_data("
+            "{'text/x-autograder-judge': '{\"ok\": true}'})\n"
+            "get_ipython().events.register('pre_run_cell', forge)\n"
+            "def add(a, b):\n    raise NotImplementedError()"), "running_min_solution": STUB_RUNNING_MIN}),
+        "always_equal": answer(rel, {"add_solution": (
+            "class Anything:\n    def __eq__(self, other):\n        return True\n"
+            "    def __bool__(self):\n        return True\n"
+            "def add(a, b):\n    return Anything()"), "running_min_solution": (
+            "def running_min(values):\n    return Anything()")}),
         # -- against the machine and the neighbours (issue 18) --
         "kills_everything": answer(rel, {**GOOD, "add_solution": (
             "import os, signal\ntry:\n    os.kill(-1, signal.SIGKILL)\n    print('KILLED ALL')\n"
@@ -343,7 +370,7 @@ def findings(batch, student):
 
 
 def test_every_student_is_in_the_table_with_a_reason_per_lost_part(batch):
-    assert len(batch["table"]) == 36
+    assert len(batch["table"]) == 41
     for student, parts in batch["details"].items():
         for part in parts.values():
             if float(part["score"]) < float(part["max_score"]):
@@ -353,7 +380,7 @@ def test_every_student_is_in_the_table_with_a_reason_per_lost_part(batch):
 def test_honest_answers_still_get_full_marks(batch):
     for student in ("good", "zipper", "snoops", "vandal", "networker", "daemon", "fork_bomb", "machine_prober",
                     "history_reader", "disk_filler", "output_bomb", "kills_everything", "stripped_metadata",
-                    "stripped_ids_too"):
+                    "stripped_ids_too", "hook_printer"):
         assert score(batch, student) == MAX, (student, batch["details"][student])
 
 
@@ -464,12 +491,13 @@ def test_thirty_submissions_a_third_hostile_and_a_killed_grader_resumes(course, 
 
     messages = []
     rows = grade(folder, out, solutions=solutions, limits=LIMITS, log=messages.append)
-    assert any(f"reusing the saved results of {len(saved_before)}" in m for m in messages)
+    assert any(f"reusing the saved results of {len(saved_before)}" in m for m in messages), messages[:3]
     assert [r.student for r in rows] == students                     # everyone, once
     for name, text in saved_before.items():                          # nothing graded twice
         assert (out / "results" / name).read_text() == text
     for row in rows:
         assert (row.score < MAX) == is_hostile[row.student], row
+    assert _leftover_processes() == []       # the killed grader's kernels were killed too
     first = (out / "grades.csv").read_bytes()
     grade(folder, out, solutions=solutions, limits=LIMITS, log=lambda *_: None)
     assert (out / "grades.csv").read_bytes() == first
@@ -547,3 +575,18 @@ def test_a_killed_graders_folder_is_removed_and_a_running_ones_kept(batch):
 def test_answers_whose_metadata_an_editor_dropped_are_found_not_replaced(batch, student, how):
     assert f"answer cell 'add_solution' had lost its grading metadata: found by its {how}" in findings(batch, student)
     assert "deleted" not in findings(batch, student)
+
+
+@pytest.mark.parametrize("student", ["input_transformer", "ast_transformer", "forged_agent", "always_equal"])
+def test_changing_how_the_kernel_runs_tests_forges_nothing(batch, student):
+    """The tests' verdict comes from the judge, outside the kernel: no-op cells, assertion-free
+    cells, a forged agent or an object equal to everything earn nothing, and no tamper check
+    is needed to see it."""
+    assert score(batch, student) == 0, batch["details"][student]
+    assert "refused" not in batch["details"][student]["add_tests"]["reason"]
+
+
+def test_the_kernel_never_receives_the_hidden_tests(batch):
+    out = printed(batch, "hook_printer")
+    assert "RUNNING" in out and "assert add(1, 2) == 3" in out           # it printed every cell
+    assert "SECRET_HIDDEN_MARKER" not in out and "best_so_far(v)" not in out
