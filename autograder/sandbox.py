@@ -147,11 +147,12 @@ def _build_root(settings: dict, uid: int, gid: int) -> None:
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     os.makedirs(NEW_ROOT, exist_ok=True)
     _mount("tmpfs", NEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=755")
+    # first the private /tmp: the installation, the course, cwd and home may all lie below it
+    _tmpfs(NEW_ROOT + "/tmp", scratch, 0o1777, 0, 0)
     for path in [p for p in SYSTEM_PATHS if os.path.lexists(p)] + \
             [sys.base_prefix, sys.prefix, *settings.get("needed", [])]:
         _bind_read_only(path)
     # the learner's places: small, private, in memory
-    _tmpfs(NEW_ROOT + "/tmp", scratch, 0o1777, 0, 0)     # first: cwd and home may lie below /tmp
     _tmpfs(_inside(cwd), scratch, 0o700, uid, gid)
     _tmpfs(_inside(home), 64, 0o700, uid, gid)
     ipc = os.path.join(home, "ipc")      # the one real folder: the sockets nbgrader connects to
